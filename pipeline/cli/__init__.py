@@ -1,0 +1,52 @@
+"""The ``contacts-pipeline`` command: a thin click layer over the library.
+
+Each command lives in its own module and is registered here. Library errors derive from
+:class:`pipeline.errors.PipelineError`; they are shown as one line and mapped to their exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline import __version__
+from pipeline.errors import PipelineError
+
+
+class PipelineGroup(click.Group):
+    """A click group that turns user-facing errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PipelineError as err:
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="contacts-pipeline")
+def cli() -> None:
+    """Move customer records between spreadsheets and Genesys Cloud External Contacts."""
+
+
+def _register() -> None:
+    # Commands are imported here, not at module top, so each stays a small module of its own.
+    from pipeline.cli import validate_cmd
+
+    cli.add_command(validate_cmd.validate)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="contacts-pipeline")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

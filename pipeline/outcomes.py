@@ -1,0 +1,63 @@
+"""The vocabulary of per-row outcomes shared by validate, push and the reconciliation file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+SOURCE_ROW = "source_row"
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+SUCCESS_STATUSES = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
+
+
+class Stage(StrEnum):
+    """Where a row's problem was found (``error_stage``)."""
+
+    READ = "read"
+    VALIDATE = "validate"
+    GROUP = "group"
+    ORGANIZATION = "organization"
+    CONTACT = "contact"
+
+
+class Reason(StrEnum):
+    """Reason codes for problems found before any API call (``error_code``)."""
+
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_PHONE = "invalid_phone"
+    INVALID_URL = "invalid_url"
+    INVALID_INTEGER = "invalid_integer"
+    INVALID_DECIMAL = "invalid_decimal"
+    INVALID_BOOLEAN = "invalid_boolean"
+    INVALID_DATE = "invalid_date"
+    OUT_OF_RANGE = "out_of_range"
+    EMPTY_ROW = "empty_row"
+    ACCOUNT_CONFLICT = "account_conflict"
+    CONTACT_CONFLICT = "contact_conflict"
+    ORGANIZATION_NOT_VALID = "organization_not_valid"
+
+
+# Columns the reconciliation file appends after the original ones, in this order. When a previous
+# reconciliation file is read back as input, these columns are dropped from it.
+OUTCOME_COLUMNS = (
+    SOURCE_ROW,
+    "organization_status",
+    "organization_id",
+    "contact_status",
+    "contact_id",
+    "error_stage",
+    "error_code",
+    "error_message",
+)
