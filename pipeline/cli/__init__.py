@@ -39,6 +39,12 @@ def _register() -> None:
     from pipeline.cli import validate_cmd
 
     cli.add_command(validate_cmd.validate)
+    from pipeline.cli import sandbox_cmd
+
+    cli.add_command(sandbox_cmd.sandbox)
+    from pipeline.cli import import_cmd
+
+    cli.add_command(import_cmd.import_)
 
 
 _register()

@@ -1,0 +1,41 @@
+"""The summary table printed at the end of an import."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.importer import ImportSummary
+from pipeline.outcomes import Status
+
+_ORDER = [str(s) for s in Status]
+
+
+def render_import_summary(summary: ImportSummary, console: Console | None = None) -> None:
+    """Rows per status for organizations and contacts, then the run's figures."""
+    console = console or Console(file=click.get_text_stream("stdout"), soft_wrap=True)
+    title = "Import summary (dry run: nothing was changed)" if summary.dry_run else "Import summary"
+    table = Table(title=title, title_justify="left")
+    table.add_column("status")
+    table.add_column("organization rows", justify="right")
+    table.add_column("contact rows", justify="right")
+    table.add_column("organizations", justify="right")
+    table.add_column("contacts", justify="right")
+    for status in _ORDER:
+        cells = [
+            summary.organization_rows.get(status, 0),
+            summary.contact_rows.get(status, 0),
+            summary.organizations.get(status, 0),
+            summary.contacts.get(status, 0),
+        ]
+        if any(cells):
+            table.add_row(status, *(str(c) for c in cells))
+    console.print(table)
+    console.print(
+        f"rows {summary.rows}: {summary.rows_succeeded} succeeded, {summary.rows_not_succeeded} not; "
+        f"{summary.duration_s:.1f} s, {summary.requests_sent} requests, {summary.throttled} throttled (429), "
+        f"{summary.retries} request retries, {summary.entity_retries} entity retries"
+    )
+    if summary.report_path:
+        console.print(f"Reconciliation file: {summary.report_path}")

@@ -1,0 +1,85 @@
+"""``contacts-pipeline validate``: check a file offline and optionally write the reconciliation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline.api import ACCOUNT_CONFLICT_MODES, ValidationResult, ignored_columns_warning, validate_file
+from pipeline.reconcile import write_report
+
+# Exit code when the file was read and checked but some rows are not valid (0 = all valid; 2 = the file
+# could not be used at all, raised as an InputError and mapped by the command group).
+EXIT_SOME_INVALID = 1
+
+
+def render_summary(result: ValidationResult) -> list[str]:
+    """The summary lines ``validate`` prints, ignored columns and warnings included."""
+    s = result.summary
+    raw = result.raw
+    delimiter = {"\t": "tab"}.get(raw.delimiter, raw.delimiter)
+    lines = [
+        f"Read {s.rows_read} rows from {raw.path} ({raw.encoding}, delimiter {delimiter!r})",
+        f"  valid contacts       {s.valid_contacts:>8}",
+        f"  valid organizations  {s.valid_organizations:>8}",
+        f"  invalid rows         {s.invalid_rows:>8}",
+        f"  conflict rows        {s.conflict_rows:>8}",
+        f"  warnings             {s.warnings:>8}",
+    ]
+    if result.columns.ignored:
+        lines.append("Ignored columns (not mapped to any field): " + ", ".join(result.columns.ignored))
+    # The ignored-columns warning already has its own line above; show it once.
+    listed = ignored_columns_warning(result.columns)
+    lines.extend(f"Warning: {w}" for w in result.warnings if w != listed)
+    return lines
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file mapping your own headers to fields, and setting constants.",
+)
+@click.option(
+    "--default-region",
+    default="US",
+    show_default=True,
+    metavar="CC",
+    help="ISO country code for phone numbers written without a country code.",
+)
+@click.option(
+    "--account-conflicts",
+    type=click.Choice(ACCOUNT_CONFLICT_MODES),
+    default="error",
+    show_default=True,
+    help="Rows of one Account ID that disagree: mark them all as conflict, or keep the first row's values.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the reconciliation file (every input row plus its outcome) here.",
+)
+def validate(
+    file: Path, mapping: Path | None, default_region: str, account_conflicts: str, report: Path | None
+) -> None:
+    """Check FILE without calling any API and print a summary.
+
+    Exit status: 0 when every row is valid, 1 when some rows are invalid or in conflict, 2 when the file
+    (or the mapping file) cannot be used at all.
+
+    \b
+    Example:
+      contacts-pipeline validate samples/contacts.csv --report out/validation.csv
+    """
+    result = validate_file(
+        file, mapping=mapping, default_region=default_region, account_conflicts=account_conflicts
+    )
+    for line in render_summary(result):
+        click.echo(line)
+    if report is not None:
+        written = write_report(result.report, report)
+        click.echo(f"Report written to {written}")
+    if not result.summary.all_valid:
+        raise click.exceptions.Exit(EXIT_SOME_INVALID)

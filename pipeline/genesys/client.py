@@ -1,0 +1,357 @@
+"""The one HTTP client a run uses to talk to Genesys Cloud External Contacts.
+
+:meth:`GenesysClient.request` is the core every call goes through, in this order:
+
+1. the shared :class:`~pipeline.genesys.ratelimit.RateLimiter` (the client-wide budget, and any pause a
+   429 imposed on every task);
+2. a bearer token from :class:`~pipeline.genesys.auth.TokenProvider`; a 401 drops it and the request is
+   sent once more with a fresh one;
+3. the response: 2xx is returned; 429 pauses the whole client for ``Retry-After`` (backoff with jitter
+   when absent) and retries; 5xx, timeouts and connection errors are retried with tenacity up to
+   ``max_attempts``, then raised as :class:`~pipeline.errors.TransientApiError`; any other 4xx is a
+   :class:`~pipeline.errors.TerminalApiError` carrying the status and the Genesys ``code`` and ``message``.
+
+A POST that may have reached the server (a timeout or a dropped connection after sending, or a 5xx) is
+replayed only when the caller says a replay is harmless (``retry_unsafe=True``). Bulk enrich says so when
+every operation matches on an ExternalId identifier first: the replay then finds the record the first
+attempt created and updates it, so a retry can never create a second record.
+
+Nothing here logs tokens, secrets, headers or bodies (bodies hold personal data): only method, path,
+status and attempt counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from tenacity import RetryCallState
+
+import pipeline
+from pipeline.errors import AuthError, TerminalApiError, TransientApiError
+from pipeline.genesys.auth import TokenProvider
+from pipeline.genesys.models import KINDS, BulkEnrichResult, Kind, ScanPage
+from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep
+from pipeline.genesys.retrying import (
+    AttemptBudget,
+    RetrySignal,
+    error_fields,
+    may_have_been_sent,
+    parse_retry_after,
+    throttle_backoff,
+)
+from pipeline.genesys.settings import ClientSettings
+
+log = logging.getLogger("pipeline.genesys")
+
+API = "/api/v2/externalcontacts"
+MAX_BULK_ENTITIES = 10
+# Methods whose replay has the same effect as one call (RFC 9110), so they are always retried.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# The server counts arrivals, we count sends: a 1 % longer window absorbs differences in network latency
+# between two requests a window apart, which would otherwise put the 301st arrival inside the window.
+RATE_WINDOW_SLACK = 0.01
+# Page size for listing external sources by name prefix: few sources share a prefix.
+SOURCES_PAGE_SIZE = 100
+
+QueryParams = Mapping[str, str | int | float | bool | None]
+
+
+@dataclass
+class ClientStats:
+    """Counters for the run summary; ``token_refreshes`` counts every token fetched, the first included."""
+
+    requests_sent: int = 0
+    throttled: int = 0
+    retries: int = 0
+    token_refreshes: int = 0
+
+
+class GenesysClient:
+    """Async context manager owning one pooled ``httpx.AsyncClient``; share one instance across tasks.
+
+    ``transport`` lets tests substitute ``httpx.MockTransport``; ``clock`` and ``sleep`` let them run
+    rate limiting and backoff on fake time.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.stats = ClientStats()
+        self._transport = transport
+        self._clock = clock
+        self._sleep = sleep
+        self.limiter = RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.rate_window_s * (1 + RATE_WINDOW_SLACK),
+            clock=clock,
+            sleep=sleep,
+        )
+        self._http: httpx.AsyncClient | None = None
+        self._tokens: TokenProvider | None = None
+
+    def __repr__(self) -> str:
+        return f"GenesysClient(api={self.settings.api_base_url!r}, client_id={self.settings.client_id!r})"
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        self._http = httpx.AsyncClient(
+            timeout=s.timeout,
+            limits=httpx.Limits(
+                max_connections=s.max_connections, max_keepalive_connections=s.max_connections
+            ),
+            transport=self._transport,
+            follow_redirects=False,
+            # Proxy variables must not divert loopback traffic (the sandbox) to a proxy.
+            trust_env=not s.is_loopback,
+            headers={"User-Agent": f"contacts-pipeline/{pipeline.__version__}"},
+        )
+        self._tokens = TokenProvider(
+            s, self._http, clock=self._clock, sleep=self._sleep, on_fetch=self._count_token
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._http = self._tokens = None
+
+    # -- the core ------------------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+        retry_unsafe: bool = False,
+    ) -> httpx.Response:
+        """Send ``method path`` (a path under the API host) with limiting, auth and retries; see module doc.
+
+        ``retry_unsafe=True`` declares that replaying this non-idempotent call is harmless.
+        """
+        method = method.upper()
+        idempotent = method in IDEMPOTENT_METHODS or retry_unsafe
+        s = self.settings
+        budget = AttemptBudget(s.max_attempts, s.max_throttled_attempts, s.backoff_base_s, s.backoff_max_s)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            async for attempt in budget.retrying(self._sleep, self._before_retry):
+                with attempt:
+                    return await self._attempt(method, path, query, json, idempotent, budget)
+        except RetrySignal as signal:
+            raise budget.gave_up(signal) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any],
+        body: Any,
+        idempotent: bool,
+        budget: AttemptBudget,
+    ) -> httpx.Response:
+        http, tokens = self._open()
+        url = f"{self.settings.api_base_url}{path}"
+        for _ in range(2):  # a second pass only after a 401, with a fresh token
+            token = await tokens.token()
+            await self.limiter.acquire()
+            self.stats.requests_sent += 1
+            try:
+                response = await http.request(
+                    method, url, params=query, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                raise self._transport_failure(exc, method, path, idempotent, budget) from None
+            log.debug("%s %s -> %d", method, path, response.status_code)
+            if response.status_code != 401:
+                return self._check(response, method, path, idempotent, budget)
+            log.info("%s %s -> 401: fetching a new token and sending once more", method, path)
+            tokens.invalidate(token)
+        raise AuthError(
+            f"the API refused a freshly issued token for client id {self.settings.client_id!r} "
+            f"({method} {path} -> 401)"
+        )
+
+    def _check(
+        self, response: httpx.Response, method: str, path: str, idempotent: bool, budget: AttemptBudget
+    ) -> httpx.Response:
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        code, message = error_fields(response)
+        where = f"{method} {path} -> {status}"
+        if status == 429:
+            self.stats.throttled += 1
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            pause = (
+                retry_after
+                if retry_after is not None
+                else throttle_backoff(
+                    budget.throttles + 1, self.settings.backoff_base_s, self.settings.backoff_max_s
+                )
+            )
+            # Every task waits, not just this one: the budget is the client's, not the task's.
+            self.limiter.pause_for(pause)
+            log.warning("%s: rate limited, pausing all requests for %.1f s", where, pause)
+            error = TransientApiError(
+                f"{where}: rate limited",
+                retry_after=retry_after,
+                status=status,
+                code=code,
+                method=method,
+                url=path,
+            )
+            raise budget.signal(error, throttled=True, wait_s=0.0)
+        if status >= 500:
+            error = TransientApiError(
+                f"{where}: {message}", status=status, code=code, method=method, url=path
+            )
+            if not idempotent:
+                raise TransientApiError(
+                    f"{error}; not retried: the server may have applied it and a replay is not known safe",
+                    status=status,
+                    code=code,
+                    method=method,
+                    url=path,
+                )
+            raise budget.signal(error)
+        raise TerminalApiError(
+            f"{where}: {code or 'error'}: {message}", status=status, code=code, method=method, url=path
+        )
+
+    def _transport_failure(
+        self, exc: httpx.TransportError, method: str, path: str, idempotent: bool, budget: AttemptBudget
+    ) -> Exception:
+        what = f"{method} {path}: {type(exc).__name__}"
+        if may_have_been_sent(exc) and not idempotent:
+            return TransientApiError(
+                f"{what} after the request was sent; not retried: a replay is not known to be safe",
+                method=method,
+                url=path,
+            )
+        return budget.signal(TransientApiError(what, method=method, url=path))
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.info("retrying (attempt %d): %s", state.attempt_number + 1, exc)
+
+    def _count_token(self) -> None:
+        self.stats.token_refreshes += 1
+
+    def _open(self) -> tuple[httpx.AsyncClient, TokenProvider]:
+        if self._http is None or self._tokens is None:
+            raise RuntimeError("use GenesysClient as `async with GenesysClient(settings) as client:`")
+        return self._http, self._tokens
+
+    # -- typed helpers -------------------------------------------------------------------------------------
+
+    async def bulk_enrich(
+        self, kind: Kind, entities: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> BulkEnrichResult:
+        """One bulk enrich request of 1..10 operations; pair the results with them by ``id``, not position.
+
+        Replayed after a dropped connection only if every operation matches on an ExternalId first (see
+        the module doc); ``dry_run`` asks the API what would happen without changing anything.
+        """
+        _check_kind(kind)
+        if not 1 <= len(entities) <= MAX_BULK_ENTITIES:
+            raise ValueError(f"a bulk request takes 1 to {MAX_BULK_ENTITIES} entities, not {len(entities)}")
+        response = await self.request(
+            "POST",
+            f"{API}/bulk/{kind}/enrich",
+            params={"dryRun": "true"} if dry_run else None,
+            json={"entities": list(entities)},
+            retry_unsafe=all(matches_external_id_first(op) for op in entities),
+        )
+        return BulkEnrichResult.from_json(response.json(), dry_run=dry_run)
+
+    async def scan(
+        self, kind: Kind, *, limit: int = 200, division_id: str | None = None, cursor: str | None = None
+    ) -> ScanPage:
+        _check_kind(kind)
+        response = await self.request(
+            "GET", f"{API}/scan/{kind}", params={"limit": limit, "cursor": cursor, "divisionId": division_id}
+        )
+        return ScanPage.from_json(response.json())
+
+    async def lookup_identifier(self, kind: Kind, identifier: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The record holding ``identifier`` (``{type, value, externalSource?, division?}``), or None."""
+        _check_kind(kind)
+        try:
+            # A lookup changes nothing, so replaying it is always safe.
+            response = await self.request(
+                "POST", f"{API}/identifierlookup/{kind}", json=dict(identifier), retry_unsafe=True
+            )
+        except TerminalApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return response.json()
+
+    async def find_external_source(self, name: str) -> dict[str, Any] | None:
+        """The external source named exactly ``name`` (the API filters by prefix only), or None."""
+        cursor: str | None = None
+        while True:
+            response = await self.request(
+                "GET",
+                f"{API}/externalsources",
+                params={"name": name, "limit": SOURCES_PAGE_SIZE, "cursor": cursor},
+            )
+            page = ScanPage.from_json(response.json())
+            for source in page.entities:
+                if source.get("name") == name:
+                    return source
+            if page.after is None or page.after == cursor or not page.entities:
+                return None
+            cursor = page.after
+
+    async def create_external_source(self, name: str) -> dict[str, Any]:
+        """Create an active external source; not replayed after a dropped connection (names are unique)."""
+        response = await self.request("POST", f"{API}/externalsources", json={"name": name, "active": True})
+        return response.json()
+
+    async def list_schemas(self, kind: Kind) -> list[dict[str, Any]]:
+        _check_kind(kind)
+        response = await self.request("GET", f"{API}/{kind}/schemas")
+        body = response.json()
+        entities = body.get("entities", []) if isinstance(body, dict) else body
+        return [e for e in entities if isinstance(e, dict)]
+
+    async def get(self, kind: Kind, id: str) -> dict[str, Any]:
+        _check_kind(kind)
+        response = await self.request("GET", f"{API}/{kind}/{quote(id, safe='')}")
+        return response.json()
+
+
+def matches_external_id_first(operation: Mapping[str, Any]) -> bool:
+    """Whether an enrich operation looks its record up by an ExternalId before anything else."""
+    identifiers = operation.get("matchingIdentifiers") or ()
+    return (
+        bool(identifiers)
+        and isinstance(identifiers[0], Mapping)
+        and identifiers[0].get("type") == "ExternalId"
+    )
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")

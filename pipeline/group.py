@@ -1,0 +1,304 @@
+"""One organization per Account ID and one contact per Contact ID, with consistency checks.
+
+Two rows *disagree* on a field when both carry a value and the values differ. A blank cell next to a value
+is not a disagreement: with Genesys's default field rules (``PreferProvided``) an empty cell never clears a
+stored value, so a blank is no instruction at all and cannot contradict one. The record built from a group
+of rows therefore takes, per field, the first non-blank value in file order.
+
+A row's contact part is settled in this order: invalid (its own fields failed validation), skipped (its
+account part is invalid or in conflict, so there is nothing to link it to), conflict (its Contact ID
+appears on other rows with different data); the rest are collapsed per Contact ID and still to be pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
+from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Reason, Stage, Status
+from pipeline.validate import part_presence, with_required_columns
+
+AccountConflicts = Literal["error", "first"]
+SOURCE_ROWS = "source_rows"
+# Messages quote at most this much of a disagreeing value, and only for fields that are not personal data.
+_QUOTE_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Records ready to push, and the rows already settled before any API call."""
+
+    organizations: pl.DataFrame
+    contacts: pl.DataFrame
+    outcomes: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def _failure_columns(failures: pl.DataFrame, kind: str, prefix: str) -> pl.DataFrame:
+    """Per row: the first failure code of ``kind`` and all its messages joined."""
+    return (
+        failures.filter(pl.col("kind") == kind)
+        .group_by(SOURCE_ROW, maintain_order=True)
+        .agg(
+            pl.col("code").first().alias(f"{prefix}_code"),
+            pl.col("message").str.join("; ").alias(f"{prefix}_message"),
+        )
+    )
+
+
+def _label(column: str, specs: Specs, headers_for: Mapping[str, str]) -> str:
+    if column in headers_for:
+        return headers_for[column]
+    spec = specs.get(column)
+    return spec.header if spec else column
+
+
+def disagreements(
+    rows: pl.DataFrame, key: str, fields: list[str], specs: Specs, headers_for: Mapping[str, str]
+) -> pl.DataFrame:
+    """``key`` -> one message per key whose rows carry different non-blank values in some field.
+
+    ``rows`` has ``source_row``, ``key`` and ``fields``; the message names the fields by input header and
+    the rows that hold a value for them, e.g. ``Account ID ACC-7: rows 5, 9 disagree on Account Name``.
+    """
+    empty = pl.DataFrame(schema={key: pl.String, "message": pl.String, "first_row": pl.Int64})
+    if not fields or rows.is_empty():
+        return empty
+    labels = {f: _label(f, specs, headers_for) for f in fields}
+    quotable = [f for f in fields if not ((s := specs.get(f)) and s.pii)]
+    position = {f: i for i, f in enumerate(fields)}
+    conflicting = (
+        rows.unpivot(index=[SOURCE_ROW, key], on=fields, variable_name="field", value_name="value")
+        .drop_nulls("value")
+        .group_by(key, "field")
+        .agg(
+            pl.col("value").n_unique().alias("distinct"),
+            pl.col(SOURCE_ROW).unique().sort().alias("rows"),
+            pl.col("value").unique(maintain_order=True).alias("values"),
+        )
+        .filter(pl.col("distinct") > 1)
+    )
+    if conflicting.is_empty():
+        return empty
+    quoted = (
+        pl.col("values")
+        .list.eval(pl.lit("'") + pl.element().str.slice(0, _QUOTE_LIMIT) + pl.lit("'"))
+        .list.join(" vs ")
+    )
+    described = conflicting.with_columns(
+        pl.col("field").replace_strict(position, return_dtype=pl.Int64).alias("position"),
+        pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join(", ").alias("row_list"),
+        pl.when(pl.col("field").is_in(quotable))
+        .then(pl.lit(" (") + quoted + pl.lit(")"))
+        .otherwise(pl.lit(""))
+        .alias("values_text"),
+        pl.col("field").replace_strict(labels, return_dtype=pl.String).alias("label"),
+    ).sort(key, "position")
+    key_label = _label(key, specs, headers_for)
+    return (
+        described.group_by(key, maintain_order=True)
+        .agg(
+            (
+                pl.lit("rows ")
+                + pl.col("row_list")
+                + pl.lit(" disagree on ")
+                + pl.col("label")
+                + pl.col("values_text")
+            )
+            .str.join("; ")
+            .alias("detail"),
+            pl.col("rows").list.min().min().alias("first_row"),
+        )
+        .select(
+            pl.col(key),
+            (pl.lit(f"{key_label} ") + pl.col(key) + pl.lit(": ") + pl.col("detail")).alias("message"),
+            pl.col("first_row").cast(pl.Int64),
+        )
+    )
+
+
+def _first_values(rows: pl.DataFrame, key: str, fields: list[str]) -> pl.DataFrame:
+    """One record per key: the first non-blank value of each field, plus the rows it stands for."""
+    return (
+        rows.sort(SOURCE_ROW)
+        .group_by(key, maintain_order=True)
+        .agg(
+            *(pl.col(f).drop_nulls().first().alias(f) for f in fields),
+            pl.col(SOURCE_ROW).alias(SOURCE_ROWS),
+        )
+        .select(key, *fields, SOURCE_ROWS)
+    )
+
+
+def group(
+    frame: pl.DataFrame,
+    failures: pl.DataFrame,
+    specs: Specs,
+    *,
+    account_conflicts: AccountConflicts = "error",
+    headers_for: Mapping[str, str] | None = None,
+    constants: Collection[str] = (),
+) -> Grouped:
+    """Split a validated, normalized frame into organizations, contacts and already-settled outcomes."""
+    if account_conflicts not in ("error", "first"):
+        raise ValueError(f"account_conflicts must be 'error' or 'first', not {account_conflicts!r}")
+    headers_for = headers_for or {}
+    frame = with_required_columns(frame, specs)
+    for key in (CONTACT_KEY, ORGANIZATION_KEY):
+        if key not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(key))
+    present = part_presence(frame, constants)
+    org_fields = [c for c in frame.columns if c.startswith("organization.") and c != ORGANIZATION_KEY]
+    contact_fields = [c for c in frame.columns if c.startswith("contact.") and c != CONTACT_KEY]
+
+    rows = (
+        frame.with_columns(has_org=present["organization"], has_contact=present["contact"])
+        .join(_failure_columns(failures, "row", "row"), on=SOURCE_ROW, how="left")
+        .join(_failure_columns(failures, "organization", "org"), on=SOURCE_ROW, how="left")
+        .join(_failure_columns(failures, "contact", "contact"), on=SOURCE_ROW, how="left")
+        .with_columns(
+            org_invalid=pl.col("has_org") & pl.col("org_code").is_not_null(),
+            contact_invalid=pl.col("has_contact") & pl.col("contact_code").is_not_null(),
+        )
+    )
+
+    # Organizations: consistency per Account ID among the valid account parts.
+    valid_orgs = rows.filter(pl.col("has_org") & ~pl.col("org_invalid"))
+    org_conflicts = disagreements(
+        valid_orgs.select(SOURCE_ROW, ORGANIZATION_KEY, *org_fields),
+        ORGANIZATION_KEY,
+        org_fields,
+        specs,
+        headers_for,
+    )
+    warnings: list[str] = []
+    if account_conflicts == "first":
+        warnings = [
+            f"{message}; using the first values from row {first}"
+            for message, first in org_conflicts.select("message", "first_row").iter_rows()
+        ]
+        org_conflicts = org_conflicts.clear()
+    rows = rows.join(
+        org_conflicts.select(ORGANIZATION_KEY, pl.col("message").alias("org_conflict_message")),
+        on=ORGANIZATION_KEY,
+        how="left",
+    ).with_columns(
+        org_conflict=pl.col("has_org")
+        & ~pl.col("org_invalid")
+        & pl.col("org_conflict_message").is_not_null(),
+    )
+    organizations = _first_values(
+        rows.filter(pl.col("has_org") & ~pl.col("org_invalid") & ~pl.col("org_conflict")),
+        ORGANIZATION_KEY,
+        org_fields,
+    )
+
+    # Contacts: skipped when their account part cannot be pushed, then consistency per Contact ID.
+    rows = rows.with_columns(
+        contact_skipped=pl.col("has_contact")
+        & ~pl.col("contact_invalid")
+        & (pl.col("org_invalid") | pl.col("org_conflict")),
+        link=pl.when(pl.col("has_org")).then(pl.col(ORGANIZATION_KEY)),
+    )
+    eligible = rows.filter(pl.col("has_contact") & ~pl.col("contact_invalid") & ~pl.col("contact_skipped"))
+    linked = eligible.select(SOURCE_ROW, CONTACT_KEY, *contact_fields, pl.col("link").alias(ORGANIZATION_KEY))
+    contact_conflicts = disagreements(
+        linked, CONTACT_KEY, [*contact_fields, ORGANIZATION_KEY], specs, headers_for
+    )
+    rows = rows.join(
+        contact_conflicts.select(CONTACT_KEY, pl.col("message").alias("contact_conflict_message")),
+        on=CONTACT_KEY,
+        how="left",
+    ).with_columns(
+        contact_conflict=pl.col("has_contact")
+        & ~pl.col("contact_invalid")
+        & ~pl.col("contact_skipped")
+        & pl.col("contact_conflict_message").is_not_null(),
+    )
+    contacts = _first_values(
+        linked.join(contact_conflicts.select(CONTACT_KEY), on=CONTACT_KEY, how="anti"),
+        CONTACT_KEY,
+        [*contact_fields, ORGANIZATION_KEY],
+    )
+    return Grouped(organizations, contacts, _outcomes(rows), warnings)
+
+
+def _problems(rows: pl.DataFrame) -> list[tuple[pl.Expr, Stage, pl.Expr, pl.Expr]]:
+    """Every problem a row can have as (applies, stage, code, message), in pipeline order."""
+    skipped_message = (
+        pl.lit("contact not imported because its account (")
+        + pl.col(ORGANIZATION_KEY).fill_null("no Account ID")
+        + pl.when(pl.col("org_invalid")).then(pl.lit(") is invalid")).otherwise(pl.lit(") is in conflict"))
+    )
+    return [
+        (pl.col("row_code").is_not_null(), Stage.VALIDATE, pl.col("row_code"), pl.col("row_message")),
+        (pl.col("org_invalid"), Stage.VALIDATE, pl.col("org_code"), pl.col("org_message")),
+        (pl.col("contact_invalid"), Stage.VALIDATE, pl.col("contact_code"), pl.col("contact_message")),
+        (
+            pl.col("org_conflict"),
+            Stage.GROUP,
+            pl.lit(Reason.ACCOUNT_CONFLICT.value),
+            pl.col("org_conflict_message"),
+        ),
+        (
+            pl.col("contact_skipped"),
+            Stage.GROUP,
+            pl.lit(Reason.ORGANIZATION_NOT_VALID.value),
+            skipped_message,
+        ),
+        (
+            pl.col("contact_conflict"),
+            Stage.GROUP,
+            pl.lit(Reason.CONTACT_CONFLICT.value),
+            pl.col("contact_conflict_message"),
+        ),
+    ]
+
+
+def _outcomes(rows: pl.DataFrame) -> pl.DataFrame:
+    """The outcome columns for every row settled here; rows still to be pushed are left out.
+
+    The error columns describe the row's first problem in pipeline order (validation before grouping),
+    and the message lists all of them.
+    """
+    empty_row = pl.col("row_code").is_not_null()
+    org_status = (
+        pl.when(empty_row | pl.col("org_invalid"))
+        .then(pl.lit(Status.INVALID.value))
+        .when(pl.col("org_conflict"))
+        .then(pl.lit(Status.CONFLICT.value))
+    )
+    contact_status = (
+        pl.when(empty_row | pl.col("contact_invalid"))
+        .then(pl.lit(Status.INVALID.value))
+        .when(pl.col("contact_skipped"))
+        .then(pl.lit(Status.SKIPPED.value))
+        .when(pl.col("contact_conflict"))
+        .then(pl.lit(Status.CONFLICT.value))
+    )
+    problems = _problems(rows)
+    return (
+        rows.select(
+            pl.col(SOURCE_ROW).cast(pl.Int64),
+            org_status.alias("organization_status"),
+            pl.lit(None, dtype=pl.String).alias("organization_id"),
+            contact_status.alias("contact_status"),
+            pl.lit(None, dtype=pl.String).alias("contact_id"),
+            pl.coalesce(pl.when(on).then(pl.lit(stage.value)) for on, stage, _, _ in problems).alias(
+                "error_stage"
+            ),
+            pl.coalesce(pl.when(on).then(code) for on, _, code, _ in problems).alias("error_code"),
+            pl.concat_str(
+                [pl.when(on).then(message) for on, _, _, message in problems],
+                separator="; ",
+                ignore_nulls=True,
+            ).alias("error_message"),
+        )
+        .filter(pl.col("organization_status").is_not_null() | pl.col("contact_status").is_not_null())
+        .with_columns(pl.col("error_message").replace("", None))
+        .select(OUTCOME_COLUMNS)
+    )

@@ -1,0 +1,200 @@
+"""Send enrich operations in bulk batches and turn the answers into per-record outcomes.
+
+Batches of at most 10 go out with bounded concurrency; the client underneath keeps the rate budget and
+retries whole requests. Here we only deal with what comes back: results are paired with operations by
+their ``id`` (never by position), and entities whose error is ``retryable`` are sent again, a bounded
+number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.errors import ApiError
+from pipeline.outcomes import Status
+from pipeline.plan import Operation, batched
+
+BULK_LIMIT = 10
+# Entities the API marks retryable are re-sent at most this many times before they count as failed.
+ENTITY_RETRY_ROUNDS = 3
+# Pause before re-sending retryable entities, so a briefly unhappy backend gets a moment.
+ENTITY_RETRY_DELAY_S = 0.5
+
+
+class EntityErrorLike(Protocol):
+    code: str | None
+    message: str
+    status: int | None
+    retryable: bool
+
+
+class EntityResultLike(Protocol):
+    id: str
+    success: bool
+    status: int | None
+    entity: dict[str, Any] | None
+    error: EntityErrorLike | None
+
+
+class BulkResultLike(Protocol):
+    results: Sequence[EntityResultLike]
+
+
+class BulkSender(Protocol):
+    """What push needs from the Genesys client: one bulk enrich call."""
+
+    async def bulk_enrich(
+        self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
+    ) -> BulkResultLike: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one record (an organization or a contact)."""
+
+    kind: str
+    key: str
+    status: Status
+    source_rows: tuple[int, ...]
+    genesys_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    organization_key: str | None = None
+
+
+@dataclass
+class PushStats:
+    batches: int = 0
+    entity_retries: int = 0
+    outcomes: dict[Status, int] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.status] = self.outcomes.get(outcome.status, 0) + 1
+
+
+BatchCallback = Callable[[list[Outcome]], Awaitable[None] | None]
+
+
+def default_concurrency(rate_limit_per_minute: int) -> int:
+    """Enough requests in flight to use the budget at ~1 s per bulk call, never a flood."""
+    if rate_limit_per_minute <= 0:
+        return 8
+    return max(2, min(16, math.ceil(rate_limit_per_minute / 60)))
+
+
+def _status_of(result: EntityResultLike) -> Status:
+    return Status.CREATED if result.status == 201 else Status.UPDATED
+
+
+def _success(op: Operation, result: EntityResultLike) -> Outcome:
+    entity = result.entity or {}
+    return Outcome(
+        op.kind,
+        op.key,
+        _status_of(result),
+        op.source_rows,
+        genesys_id=entity.get("id"),
+        organization_key=op.organization_key,
+    )
+
+
+def _failure(op: Operation, code: str, message: str) -> Outcome:
+    return Outcome(
+        op.kind,
+        op.key,
+        Status.FAILED,
+        op.source_rows,
+        error_code=code,
+        error_message=message,
+        organization_key=op.organization_key,
+    )
+
+
+def skipped(op: Operation, code: str, message: str) -> Outcome:
+    """An operation not attempted because something it depends on failed."""
+    return Outcome(
+        op.kind,
+        op.key,
+        Status.SKIPPED,
+        op.source_rows,
+        error_code=code,
+        error_message=message,
+        organization_key=op.organization_key,
+    )
+
+
+async def _send_batch(
+    client: BulkSender, endpoint: str, batch: list[Operation], *, dry_run: bool, stats: PushStats
+) -> list[Outcome]:
+    pending = {op.key: op for op in batch}
+    outcomes: list[Outcome] = []
+    for attempt in range(ENTITY_RETRY_ROUNDS + 1):
+        ops = list(pending.values())
+        try:
+            response = await client.bulk_enrich(endpoint, [op.body for op in ops], dry_run=dry_run)
+        except ApiError as err:
+            code = err.code or (f"http.{err.status}" if err.status else "request.failed")
+            return outcomes + [_failure(op, code, str(err)) for op in ops]
+        stats.batches += 1
+        retry: dict[str, Operation] = {}
+        for result in response.results:
+            op = pending.pop(result.id, None)
+            if op is None:
+                continue  # an id we did not send (or sent twice): nothing to pair it with
+            if result.success:
+                outcomes.append(_success(op, result))
+            elif result.error is not None and result.error.retryable and attempt < ENTITY_RETRY_ROUNDS:
+                retry[op.key] = op
+            else:
+                error = result.error
+                code = (error.code if error else None) or "unknown"
+                message = error.message if error else "the API reported a failure without details"
+                outcomes.append(_failure(op, code, message))
+        # Whatever the response did not mention cannot be assumed written or not: it is a failure to
+        # report, and a re-run will find it by ExternalId either way.
+        outcomes.extend(
+            _failure(op, "result.missing", "the bulk response had no result for this entity")
+            for op in pending.values()
+        )
+        if not retry:
+            return outcomes
+        stats.entity_retries += len(retry)
+        pending = retry
+        await asyncio.sleep(ENTITY_RETRY_DELAY_S * (attempt + 1))
+    return outcomes  # pragma: no cover - the loop always returns
+
+
+async def push(
+    client: BulkSender,
+    operations: Sequence[Operation],
+    *,
+    endpoint: str,
+    concurrency: int,
+    dry_run: bool = False,
+    on_batch: BatchCallback | None = None,
+    stats: PushStats | None = None,
+) -> list[Outcome]:
+    """Push every operation in bulk batches; one outcome per operation, in no particular order."""
+    stats = stats if stats is not None else PushStats()
+    results: list[Outcome] = []
+
+    async def worker(batches: Iterator[list[Operation]]) -> None:
+        # Workers share one iterator: each takes the next batch when it is free, so a slow batch
+        # never holds the others back and a million operations never become 100k pending tasks.
+        for batch in batches:
+            outcomes = await _send_batch(client, endpoint, batch, dry_run=dry_run, stats=stats)
+            for outcome in outcomes:
+                stats.count(outcome)
+            results.extend(outcomes)
+            if on_batch is not None:
+                maybe = on_batch(outcomes)
+                if maybe is not None:
+                    await maybe
+
+    shared = batched(operations, BULK_LIMIT)
+    await asyncio.gather(*(worker(shared) for _ in range(max(1, concurrency))))
+    return results

@@ -1,0 +1,82 @@
+"""Outcomes joined back onto the input rows: the reconciliation file and its counts.
+
+The report has one row per input data row, in input order: the original columns unchanged, then the
+``OUTCOME_COLUMNS``. A row with no outcome yet (valid, still to be pushed) has empty outcome cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.csvsafe import write_csv
+from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
+
+
+def build_report(raw: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
+    """The input columns, then the outcome columns, one row per input row in input order."""
+    outcome_frame = outcomes.select(
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+        *(pl.col(c).cast(pl.String) for c in OUTCOME_COLUMNS if c != SOURCE_ROW),
+    ).unique(SOURCE_ROW, keep="first", maintain_order=True)
+    inputs = [c for c in raw.columns if c != SOURCE_ROW]
+    return (
+        raw.lazy()
+        .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+        .join(outcome_frame.lazy(), on=SOURCE_ROW, how="left", maintain_order="left")
+        .select(*inputs, *OUTCOME_COLUMNS)
+        .collect()
+    )
+
+
+def write_report(report: pl.DataFrame, path: str | Path) -> Path:
+    """Write the reconciliation file (formula-safe CSV), creating its folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(report, path)
+    return path
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """How many rows ended in each status, per part, and the rows that need attention."""
+
+    rows: int
+    invalid_rows: int
+    conflict_rows: int
+    skipped_rows: int
+    organization: dict[str, int] = field(default_factory=dict)
+    contact: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def problem_rows(self) -> int:
+        return self.invalid_rows + self.conflict_rows + self.skipped_rows
+
+
+def _counts(report: pl.DataFrame, column: str) -> dict[str, int]:
+    counted = report.get_column(column).drop_nulls().value_counts(sort=True)
+    return {status: int(n) for status, n in counted.iter_rows()}
+
+
+def summarize(report: pl.DataFrame) -> StatusCounts:
+    """Count a report's rows; each row counts once, under its worst part (invalid > conflict > skipped)."""
+
+    def either(status: Status) -> pl.Expr:
+        return (pl.col("organization_status") == status.value) | (pl.col("contact_status") == status.value)
+
+    invalid = either(Status.INVALID).fill_null(False)
+    conflict = either(Status.CONFLICT).fill_null(False) & ~invalid
+    skipped = either(Status.SKIPPED).fill_null(False) & ~invalid & ~conflict
+    totals = report.select(
+        invalid.sum().alias("invalid"), conflict.sum().alias("conflict"), skipped.sum().alias("skipped")
+    ).row(0, named=True)
+    return StatusCounts(
+        rows=report.height,
+        invalid_rows=int(totals["invalid"]),
+        conflict_rows=int(totals["conflict"]),
+        skipped_rows=int(totals["skipped"]),
+        organization=_counts(report, "organization_status"),
+        contact=_counts(report, "contact_status"),
+    )

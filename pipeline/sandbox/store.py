@@ -1,0 +1,243 @@
+"""The sandbox's data: contacts, organizations, external sources and the identifier claims index.
+
+Everything lives in memory; with a ``state_path`` every change is also written to a SQLite file, and a
+new store on the same file starts where the last one stopped. Identifier claims are derived from the
+stored records (their ``externalIds``, emails and phones), so they are rebuilt on load. One lock guards
+everything: the server thread writes while tests read.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.sandbox import config as demo
+from pipeline.sandbox.enrich import Outcome
+from pipeline.sandbox.records import API, KINDS, ClaimKey, Kind, record_claims
+from pipeline.sandbox.schemas import demo_schemas, kind_of
+
+SOURCES = "externalsources"
+COLLECTIONS = (*KINDS, SOURCES)
+_ALIASES = {"contact": "contacts", "organization": "organizations", "externalsource": SOURCES}
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (collection, id));
+CREATE TABLE IF NOT EXISTS redirects (id TEXT PRIMARY KEY, target TEXT NOT NULL);
+"""
+
+DIVISIONS = (
+    {"id": demo.DEMO_DIVISION_ID, "name": demo.DEMO_DIVISION_NAME, "homeDivision": True},
+    {"id": demo.SECOND_DIVISION_ID, "name": demo.SECOND_DIVISION_NAME, "homeDivision": False},
+)
+
+
+class Store:
+    """In-memory records with optional SQLite write-through. Read methods return copies."""
+
+    def __init__(self, state_path: Path | str | None = None, schemas: list[dict[str, Any]] | None = None):
+        self.lock = threading.RLock()
+        self._records: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in COLLECTIONS}
+        self._seq: dict[tuple[str, str], int] = {}
+        self._next_seq = 1
+        self._claims: dict[ClaimKey, str] = {}
+        self._owned: dict[str, list[ClaimKey]] = {}  # record id -> the claims it holds
+        self._redirects: dict[str, str] = {}
+        self._schemas = {s["id"]: s for s in (schemas if schemas is not None else demo_schemas())}
+        self._db: sqlite3.Connection | None = None
+        self._depth = 0
+        if state_path is not None:
+            self._open(Path(state_path))
+        if demo.DEMO_EXTERNAL_SOURCE_ID not in self._records[SOURCES]:
+            self.put_source(demo_source())
+
+    # --- reading (also the validation.Refs protocol) -------------------------------------------------
+    def division(self, division_id: str | None) -> dict[str, Any] | None:
+        for division in DIVISIONS:
+            if (division_id is None and division["homeDivision"]) or division["id"] == division_id:
+                return dict(division)
+        return None
+
+    def divisions(self) -> list[dict[str, Any]]:
+        return [dict(d) for d in DIVISIONS]
+
+    def source(self, source_id: str) -> dict[str, Any] | None:
+        return self.get(SOURCES, source_id)
+
+    def schema(self, schema_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self._schemas.get(schema_id))
+
+    def schemas(self, kind: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(s) for s in self._schemas.values() if kind in kind_of(s)]
+
+    def get(self, collection: str, record_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self._records[_name(collection)].get(record_id)
+            return copy.deepcopy(record) if record is not None else None
+
+    def resolve(self, collection: str, record_id: str) -> dict[str, Any] | None:
+        """Like :meth:`get`, but a contact merged away resolves to the contact it was merged into."""
+        with self.lock:
+            seen = set()
+            while record_id in self._redirects and record_id not in seen:
+                seen.add(record_id)
+                record_id = self._redirects[record_id]
+            return self.get(collection, record_id)
+
+    def claim_owner(self, key: ClaimKey) -> str | None:
+        with self.lock:
+            return self._claims.get(key)
+
+    def count(self, collection: str) -> int:
+        with self.lock:
+            return len(self._records[_name(collection)])
+
+    def all(self, collection: str) -> list[dict[str, Any]]:
+        """Every record of a collection, oldest first, as the API shows them."""
+        with self.lock:
+            return copy.deepcopy(list(self._records[_name(collection)].values()))
+
+    def page(
+        self, collection: str, after: int, limit: int, keep: Any = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to ``limit`` records with a sequence number above ``after`` (and ``keep(record)`` true),
+        and the sequence number to continue after, or None on the last page."""
+        name = _name(collection)
+        rows: list[tuple[int, dict[str, Any]]] = []
+        with self.lock:
+            # Records iterate in sequence order: new ones are appended, rewrites keep their place.
+            for record_id, record in self._records[name].items():
+                seq = self._seq[(name, record_id)]
+                if seq > after and (keep is None or keep(record)):
+                    rows.append((seq, record))
+                    if len(rows) > limit:
+                        break
+            page = copy.deepcopy(rows[:limit])
+        more = len(rows) > limit
+        return [rec for _, rec in page], (page[-1][0] if more else None)
+
+    # --- writing ------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the lock and commit once at the end (many writes, one SQLite commit)."""
+        with self.lock:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._db is not None:
+                    self._db.commit()
+
+    def apply(self, outcome: Outcome) -> None:
+        """Store an enrich or merge outcome: drop the records merged away, then write the record."""
+        kind = outcome.kind
+        with self.transaction():
+            for old_id in outcome.replaced:
+                self._remove(kind.collection, old_id)
+                self._redirect(old_id, outcome.record["id"])
+            self._put(kind.collection, outcome.record)
+
+    def delete(self, collection: str, record_id: str) -> bool:
+        with self.transaction():
+            return self._remove(_name(collection), record_id)
+
+    def put_source(self, source: dict[str, Any]) -> None:
+        with self.transaction():
+            self._put(SOURCES, source)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._db is not None:
+                self._db.commit()
+                self._db.close()
+                self._db = None
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _put(self, collection: str, record: dict[str, Any]) -> None:
+        record = copy.deepcopy(record)
+        key = (collection, record["id"])
+        if collection in KINDS:
+            self._unclaim(collection, record["id"])
+            self._claim(KINDS[collection], record)
+        if key not in self._seq:
+            self._seq[key] = self._next_seq
+            self._next_seq += 1
+        self._records[collection][record["id"]] = record
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (collection, id, seq, body) VALUES (?, ?, ?, ?)",
+                (collection, record["id"], self._seq[key], json.dumps(record)),
+            )
+            self._autocommit()
+
+    def _remove(self, collection: str, record_id: str) -> bool:
+        if self._records[collection].pop(record_id, None) is None:
+            return False
+        self._seq.pop((collection, record_id), None)
+        self._unclaim(collection, record_id)
+        if self._db is not None:
+            self._db.execute("DELETE FROM records WHERE collection = ? AND id = ?", (collection, record_id))
+            self._autocommit()
+        return True
+
+    def _redirect(self, old_id: str, new_id: str) -> None:
+        self._redirects[old_id] = new_id
+        if self._db is not None:
+            self._db.execute("INSERT OR REPLACE INTO redirects (id, target) VALUES (?, ?)", (old_id, new_id))
+
+    def _claim(self, kind: Kind, record: dict[str, Any]) -> None:
+        keys = [claim.key for claim in record_claims(kind, record, record["division"]["id"])]
+        for key in keys:
+            self._claims[key] = record["id"]
+        self._owned[record["id"]] = keys
+
+    def _unclaim(self, collection: str, record_id: str) -> None:
+        for key in self._owned.pop(record_id, ()):
+            if self._claims.get(key) == record_id:
+                del self._claims[key]
+
+    def _autocommit(self) -> None:
+        if self._depth == 0 and self._db is not None:
+            self._db.commit()
+
+    def _open(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(_SCHEMA_SQL)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        rows = self._db.execute("SELECT collection, id, seq, body FROM records ORDER BY seq").fetchall()
+        for collection, record_id, seq, body in rows:
+            if collection not in self._records:
+                continue
+            record = json.loads(body)
+            self._records[collection][record_id] = record
+            self._seq[(collection, record_id)] = seq
+            if collection in KINDS:
+                self._claim(KINDS[collection], record)
+        self._next_seq = max((seq for *_, seq, _ in rows), default=0) + 1
+        self._redirects = dict(self._db.execute("SELECT id, target FROM redirects").fetchall())
+
+
+def demo_source() -> dict[str, Any]:
+    return {
+        "id": demo.DEMO_EXTERNAL_SOURCE_ID,
+        "name": demo.DEMO_EXTERNAL_SOURCE_NAME,
+        "active": True,
+        "linkConfiguration": {"uriTemplate": "https://crm.example.com/records/{{externalId.value}}"},
+        "selfUri": f"{API}/externalsources/{demo.DEMO_EXTERNAL_SOURCE_ID}",
+    }
+
+
+def _name(collection: str) -> str:
+    name = _ALIASES.get(collection, collection)
+    if name not in COLLECTIONS:
+        raise KeyError(f"unknown collection {collection!r}; one of {', '.join(COLLECTIONS)}")
+    return name

@@ -1,0 +1,301 @@
+"""Field-level validation: pandera (polars backend) schemas built from the field specs.
+
+Every check is a polars expression inside a ``pa.Check``, so a whole column is checked at once, and the
+schema runs with ``lazy=True`` so every failure of every row is collected. Pandera's failure cases are then
+turned into the *failures* frame of docs/architecture.md, one row per (row, column, problem), each with a
+message that names the column and the limit and masks personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from pipeline.fields import KINDS, LIST_SEPARATOR, FieldSpec, FieldType, Specs
+from pipeline.masking import mask
+from pipeline.normalize import E164_PATTERN
+from pipeline.outcomes import SOURCE_ROW, Reason
+
+FAILURE_SCHEMA: dict[str, pl.DataType] = {
+    SOURCE_ROW: pl.Int64(),
+    "kind": pl.String(),
+    "column": pl.String(),
+    "code": pl.String(),
+    "message": pl.String(),
+}
+
+# Pragmatic, not RFC 5322: one @, no spaces, a dotted domain without empty labels.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
+URL_PATTERN = r"(?i)^https?://(?:[^\s/?#@]+@)?[^\s/?#:@]+(?::\d{1,5})?(?:[/?#]\S*)?$"
+INTEGER_PATTERN = r"^[+-]?\d+$"
+DECIMAL_PATTERN = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+# Normalization writes E.164 with an optional `;ext=<digits>`; anything else it could not parse.
+PHONE_PATTERN = E164_PATTERN
+
+_TYPE_REASON = {
+    FieldType.EMAIL: Reason.INVALID_EMAIL,
+    FieldType.PHONE: Reason.INVALID_PHONE,
+    FieldType.URL: Reason.INVALID_URL,
+    FieldType.INTEGER: Reason.INVALID_INTEGER,
+    FieldType.DECIMAL: Reason.INVALID_DECIMAL,
+    FieldType.BOOLEAN: Reason.INVALID_BOOLEAN,
+    FieldType.DATE: Reason.INVALID_DATE,
+    FieldType.DATETIME: Reason.INVALID_DATE,
+}
+
+_TYPE_PROBLEM = {
+    FieldType.EMAIL: "is not a valid email address",
+    FieldType.PHONE: (
+        "is not a phone number that can be written in E.164 form (e.g. +14155550123); "
+        "add the country code or pass --default-region"
+    ),
+    FieldType.URL: "is not an http(s) URL with a host",
+    FieldType.INTEGER: "is not a whole number",
+    FieldType.DECIMAL: "is not a number",
+    FieldType.BOOLEAN: "is not a yes/no value (true/false, yes/no, 1/0)",
+    FieldType.DATE: "is not a date in YYYY-MM-DD form",
+    FieldType.DATETIME: "is not an ISO 8601 date-time (e.g. 2024-05-31T14:00:00Z)",
+}
+
+_PART_LABEL = {
+    "contact": "a contact (the row has contact data)",
+    "organization": "an account (the row has account data)",
+}
+
+
+def _valid_as(ftype: FieldType, value: pl.Expr) -> pl.Expr | None:
+    """True where a non-null value has the shape ``ftype`` requires; None when any text is fine."""
+    match ftype:
+        case FieldType.EMAIL:
+            return value.str.contains(EMAIL_PATTERN)
+        case FieldType.PHONE:
+            return value.str.contains(PHONE_PATTERN)
+        case FieldType.URL:
+            return value.str.contains(URL_PATTERN)
+        case FieldType.INTEGER:
+            return value.str.contains(INTEGER_PATTERN)
+        case FieldType.DECIMAL:
+            return value.str.contains(DECIMAL_PATTERN)
+        case FieldType.BOOLEAN:
+            return value.is_in(["true", "false"])
+        case FieldType.DATE:
+            # The pattern pins the layout; the parse rejects dates that do not exist (2024-02-30).
+            return (
+                value.str.contains(DATE_PATTERN) & value.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+            )
+        case FieldType.DATETIME:
+            day = value.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+            return value.str.contains(DATETIME_PATTERN) & day.is_not_null()
+    return None
+
+
+def _in_range(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
+    # Int64 overflow parses to null, which is out of range for every limit we have.
+    number = value.str.strip_chars_start("+").cast(pl.Int64, strict=False)
+    ok = number.is_not_null()
+    if spec.min_value is not None:
+        ok = ok & (number >= spec.min_value)
+    if spec.max_value is not None:
+        ok = ok & (number <= spec.max_value)
+    return ~value.str.contains(INTEGER_PATTERN) | ok
+
+
+def _bad_items(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
+    """The list items of ``value`` that are not of the spec's item type, as a list."""
+    assert spec.item_type is not None
+    item_ok = _valid_as(spec.item_type, pl.element().str.strip_chars())
+    return value.str.split(LIST_SEPARATOR).list.eval(pl.element().filter(~item_ok))
+
+
+def _part_present(columns: Collection[str], kind: str, constants: Collection[str]) -> pl.Expr:
+    """True where the row has any value in a ``kind`` column; constants alone do not make a part."""
+    own = [c for c in columns if c.startswith(f"{kind}.") and c not in constants]
+    return pl.any_horizontal(pl.col(own).is_not_null()) if own else pl.lit(False)
+
+
+def part_presence(frame: pl.DataFrame, constants: Collection[str] = ()) -> dict[str, pl.Expr]:
+    """An expression per record kind telling which rows have that part."""
+    return {kind: _part_present(frame.columns, kind, constants) for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class _CheckDef:
+    """One check on one column: the pandera check plus what its message says."""
+
+    column: str
+    reason: Reason
+    valid: Callable[[pl.Expr], pl.Expr]
+
+
+def _checks_for(spec: FieldSpec, present: Mapping[str, pl.Expr]) -> list[_CheckDef]:
+    col = spec.column
+    checks: list[_CheckDef] = []
+    if spec.required:
+        has_part = present[spec.kind]
+        checks.append(_CheckDef(col, Reason.REQUIRED, lambda v, p=has_part: v.is_not_null() | ~p))
+    if spec.max_length is not None:
+        limit = spec.max_length
+        checks.append(_CheckDef(col, Reason.TOO_LONG, lambda v, n=limit: v.str.len_chars() <= n))
+    if spec.type is FieldType.LIST and spec.item_type is not None and spec.item_type in _TYPE_REASON:
+        checks.append(
+            _CheckDef(col, _TYPE_REASON[spec.item_type], lambda v, s=spec: _bad_items(s, v).list.len() == 0)
+        )
+    elif spec.type in _TYPE_REASON:
+        checks.append(_CheckDef(col, _TYPE_REASON[spec.type], lambda v, t=spec.type: _valid_as(t, v)))
+    if spec.type is FieldType.INTEGER and (spec.min_value is not None or spec.max_value is not None):
+        checks.append(_CheckDef(col, Reason.OUT_OF_RANGE, lambda v, s=spec: _in_range(s, v)))
+    return checks
+
+
+def _pa_check(check: _CheckDef) -> pa.Check:
+    column = pl.col(check.column)
+    # Nulls pass every check but `required`, which is written to fail on them itself.
+    expr = (
+        column.is_null() | check.valid(column) if check.reason is not Reason.REQUIRED else check.valid(column)
+    )
+    return pa.Check(
+        lambda data, e=expr: data.lazyframe.select(e.fill_null(False)),
+        name=check.reason.value,
+        ignore_na=False,
+    )
+
+
+def build_schema(
+    frame: pl.DataFrame, specs: Specs, constants: Collection[str] = ()
+) -> tuple[pa.DataFrameSchema, dict[str, FieldSpec]]:
+    """The pandera schema for ``frame``'s canonical columns, and the spec of each column it checks."""
+    present = part_presence(frame, constants)
+    column_specs = {c: s for c in frame.columns if c != SOURCE_ROW and (s := specs.get(c)) is not None}
+    columns = {
+        c: pa.Column(pl.String, nullable=True, checks=[_pa_check(d) for d in _checks_for(s, present)])
+        for c, s in column_specs.items()
+    }
+    any_part = pl.any_horizontal(*present.values())
+    schema = pa.DataFrameSchema(
+        columns,
+        checks=[pa.Check(lambda data: data.lazyframe.select(any_part), name=Reason.EMPTY_ROW.value)],
+        name="contacts",
+    )
+    return schema, column_specs
+
+
+def with_required_columns(frame: pl.DataFrame, specs: Specs) -> pl.DataFrame:
+    """Add the required columns a file lacks for a part it does carry, so `required` can report them."""
+    missing = [
+        spec.column
+        for spec in specs.all
+        if spec.required
+        and spec.column not in frame.columns
+        and any(c.startswith(f"{spec.kind}.") for c in frame.columns)
+    ]
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing) if missing else frame
+
+
+def validate(
+    frame: pl.DataFrame,
+    specs: Specs,
+    headers_for: Mapping[str, str] | None = None,
+    *,
+    constants: Collection[str] = (),
+) -> pl.DataFrame:
+    """Check every row of a normalized frame; return the failures frame (empty when all is well)."""
+    frame = with_required_columns(frame, specs)
+    schema, column_specs = build_schema(frame, specs, constants)
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as err:
+        cases = err.failure_cases
+    else:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    return _failures(frame, cases, column_specs, headers_for or {})
+
+
+def _failures(
+    frame: pl.DataFrame,
+    cases: pl.DataFrame,
+    column_specs: Mapping[str, FieldSpec],
+    headers_for: Mapping[str, str],
+) -> pl.DataFrame:
+    rows = frame.select(SOURCE_ROW).with_row_index("index")
+    known = [r.value for r in Reason]
+    cases = (
+        cases.filter(pl.col("check").is_in(known))
+        .select(
+            pl.col("index").cast(pl.UInt32),
+            pl.col("column"),
+            pl.col("check").alias("code"),
+            pl.col("failure_case").alias("value"),
+        )
+        .join(rows, on="index", how="left")
+    )
+    order = {c: i for i, c in enumerate(column_specs)}
+    parts = [_row_failures(cases)]
+    for column, spec in column_specs.items():
+        mine = cases.filter(pl.col("column") == column)
+        if mine.height:
+            header = headers_for.get(column, column)
+            parts.append(_column_failures(mine, spec, header).with_columns(order=pl.lit(order[column] + 1)))
+    failures = pl.concat([p.with_columns(pl.col("order").cast(pl.Int64)) for p in parts], how="vertical")
+    return failures.sort([SOURCE_ROW, "order"], maintain_order=True).select(list(FAILURE_SCHEMA))
+
+
+def _row_failures(cases: pl.DataFrame) -> pl.DataFrame:
+    return cases.filter(pl.col("code") == Reason.EMPTY_ROW.value).select(
+        pl.col(SOURCE_ROW),
+        pl.lit("row").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("column"),
+        pl.col("code"),
+        pl.lit("the row has no value in any column that maps to a contact or account field").alias("message"),
+        pl.lit(0, dtype=pl.Int64).alias("order"),
+    )
+
+
+def _shown(value: pl.Expr, spec: FieldSpec) -> pl.Expr:
+    """A cell value as messages show it: quoted, and masked when it is personal data."""
+    if spec.pii:
+        value = value.map_elements(lambda v: mask(v, spec.type.value), return_dtype=pl.String)
+    return pl.lit("'") + value + pl.lit("'")
+
+
+def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.DataFrame:
+    value = pl.col("value")
+    code = pl.col("code")
+    limits = f"{spec.min_value if spec.min_value is not None else ''}..{spec.max_value or ''}"
+    item_problem = _TYPE_PROBLEM.get(spec.item_type) if spec.item_type else None
+    detail = (
+        pl.when(code == Reason.REQUIRED.value)
+        .then(pl.lit(f"required for {_PART_LABEL[spec.kind]} but empty"))
+        .when(code == Reason.TOO_LONG.value)
+        .then(
+            pl.lit("")
+            + value.str.len_chars().cast(pl.String)
+            + pl.lit(f" characters; the limit is {spec.max_length}")
+        )
+        .when(code == Reason.OUT_OF_RANGE.value)
+        .then(_shown(value, spec) + pl.lit(f" is outside the allowed range {limits}"))
+    )
+    if item_problem:
+        bad = _bad_items(spec, value)
+        shown = bad.list.eval(_shown(pl.element(), spec)).list.join(", ")
+        detail = detail.otherwise(
+            pl.when(bad.list.len() == 1)
+            .then(pl.lit("item ") + shown + pl.lit(f" {item_problem}"))
+            .otherwise(pl.lit("items ") + shown + pl.lit(" " + item_problem.replace("is ", "are ", 1)))
+        )
+    else:
+        detail = detail.otherwise(
+            _shown(value, spec) + pl.lit(" " + _TYPE_PROBLEM.get(spec.type, "is invalid"))
+        )
+    return cases.select(
+        pl.col(SOURCE_ROW),
+        pl.lit(spec.kind).alias("kind"),
+        pl.lit(header).alias("column"),
+        code,
+        (pl.lit(f"{header}: ") + detail).alias("message"),
+    )

@@ -1,0 +1,129 @@
+"""Plan: grouped records -> enrich operations."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.fields import load_specs
+from pipeline.plan import (
+    PlanOptions,
+    batched,
+    contact_operations,
+    link_organization,
+    organization_operations,
+    payload_fingerprint,
+)
+
+SPECS = load_specs()
+OPTIONS = PlanOptions(external_source_id="src-1")
+
+
+def _orgs() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "organization.externalId": ["ACC-1"],
+            "organization.name": ["Acme"],
+            "organization.employeeCount": ["42"],
+            "organization.tags": ["retail;vip"],
+            "organization.address.city": ["Dublin"],
+            "organization.phoneNumber": ["+35312345678"],
+            "source_rows": [[2, 3]],
+        }
+    )
+
+
+def _contacts() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "contact.externalId": ["C-1", "C-2"],
+            "contact.firstName": ["Ann", None],
+            "contact.workPhone": ["+14155550123;ext=42", None],
+            "contact.workEmail": ["ann@acme.com", None],
+            "contact.surveyOptOut": ["true", None],
+            "contact.customFields.loyalty_tier_text": ["gold", None],
+            "organization.externalId": ["ACC-1", None],
+            "source_rows": [[2], [4]],
+        }
+    )
+
+
+def test_organization_operation_matches_on_account_id_as_external_id() -> None:
+    """An organization is an Upsert matched by its Account ID under the configured external source."""
+    (op,) = organization_operations(_orgs(), SPECS, OPTIONS)
+    assert op.body["action"] == "Upsert"
+    assert op.body["id"] == "ACC-1"
+    assert op.body["matchingIdentifiers"] == [
+        {"type": "ExternalId", "value": "ACC-1", "externalSource": {"id": "src-1"}}
+    ]
+    org = op.body["externalOrganization"]
+    assert org["externalIds"] == [{"externalSource": {"id": "src-1"}, "value": "ACC-1"}]
+    assert org["name"] == "Acme"
+    assert org["employeeCount"] == 42
+    assert org["tags"] == ["retail", "vip"]
+    assert org["address"] == {"city": "Dublin"}
+    assert org["phoneNumber"] == {"display": "+35312345678"}
+    assert op.source_rows == (2, 3)
+
+
+def test_contact_operation_types_fields_and_omits_nulls() -> None:
+    """Contact fields are typed for the API and null cells are left out so stored values survive."""
+    first, second = contact_operations(_contacts(), SPECS, OPTIONS)
+    contact = first.body["contact"]
+    assert contact["workPhone"] == {"display": "+14155550123", "extension": 42}
+    assert contact["surveyOptOut"] is True
+    assert contact["customFields"] == {"loyalty_tier_text": "gold"}
+    assert first.organization_key == "ACC-1"
+    assert set(second.body["contact"]) == {"externalIds"}
+    assert second.organization_key is None
+
+
+def test_match_option_adds_email_and_phone_identifiers_after_the_external_id() -> None:
+    """--match email,phone appends those identifiers after the ExternalId, phones without extension."""
+    options = PlanOptions(external_source_id="src-1", match=("email", "phone"))
+    first, _ = contact_operations(_contacts(), SPECS, options)
+    identifiers = first.body["matchingIdentifiers"]
+    assert identifiers[0]["type"] == "ExternalId"
+    assert identifiers[1:] == [
+        {"type": "Email", "value": "ann@acme.com"},
+        {"type": "Phone", "value": "+14155550123"},
+    ]
+
+
+def test_schema_reference_is_attached_only_to_records_with_custom_fields() -> None:
+    """A record with custom fields carries the schema reference; one without does not."""
+    options = PlanOptions(external_source_id="src-1", contact_schema={"id": "s1", "version": 1})
+    first, second = contact_operations(_contacts(), SPECS, options)
+    assert first.body["contact"]["schema"] == {"id": "s1", "version": 1}
+    assert "schema" not in second.body["contact"]
+
+
+def test_division_is_set_on_every_operation_when_given() -> None:
+    """--division puts the division on each operation."""
+    options = PlanOptions(external_source_id="src-1", division_id="div-9")
+    (op,) = organization_operations(_orgs(), SPECS, options)
+    assert op.body["division"] == {"id": "div-9"}
+
+
+def test_linking_sets_the_organization_id_without_changing_the_fingerprint() -> None:
+    """The Genesys organization id is linked at push time and is not part of the record's fingerprint."""
+    first, _ = contact_operations(_contacts(), SPECS, OPTIONS)
+    linked = link_organization(first, "org-guid")
+    assert linked.body["contact"]["externalOrganization"] == {"id": "org-guid"}
+    assert "externalOrganization" not in first.body["contact"]
+    assert linked.fingerprint == first.fingerprint
+
+
+def test_fingerprint_changes_when_data_changes() -> None:
+    """Two operations differing in one field have different fingerprints."""
+    first, _ = contact_operations(_contacts(), SPECS, OPTIONS)
+    changed = dict(first.body)
+    changed["contact"] = {**first.body["contact"], "firstName": "Anne"}
+    assert payload_fingerprint(changed) != first.fingerprint
+
+
+def test_batches_cover_every_operation_once_in_groups_of_at_most_ten() -> None:
+    """Batching 23 operations gives 10, 10, 3 with nothing lost or repeated."""
+    ops = list(range(23))
+    batches = list(batched(ops))  # type: ignore[arg-type]
+    assert [len(b) for b in batches] == [10, 10, 3]
+    assert [x for b in batches for x in b] == ops
