@@ -14,12 +14,14 @@ only ever removes a quote that :func:`escape` could have added.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import polars as pl
 
 PREFIX = "'"
+BOM = "\ufeff".encode()
 _FORMULA_STARTS = ("=", "@", "\t", "\r")
 _SIGNS = ("+", "-")
 # ASCII digits only: a spreadsheet reads "+١٢" as text, not as a number.
@@ -78,3 +80,73 @@ def write_csv(frame: pl.DataFrame, path: str | Path, *, bom: bool = False) -> No
         escape_expr(name).alias(name) for name, dtype in frame.schema.items() if dtype == pl.String
     )
     safe.write_csv(path, include_bom=bom)
+
+
+class CsvAppender:
+    """A CSV file opened once and written page by page, for exports too large to hold in memory.
+
+    Every :meth:`write` appends one frame's rows (String columns escaped like :func:`write_csv` when
+    ``escape`` is on), flushes them to disk and returns the byte offset after them: a resumable writer
+    records that offset, and a later ``CsvAppender(..., resume_at=offset)`` cuts off whatever a crash left
+    after it and carries on appending. Without ``resume_at`` the file is started afresh: the byte-order mark
+    when asked for, then the header.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        columns: list[str],
+        *,
+        bom: bool = False,
+        escape: bool = True,
+        resume_at: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.bom = bom
+        self.escape = escape
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_at is None:
+            self._file = self.path.open("wb")
+            self.restart()
+        else:
+            self._file = self.path.open("r+b")
+            self._file.truncate(resume_at)
+            self._file.seek(resume_at)
+
+    @property
+    def offset(self) -> int:
+        return self._file.tell()
+
+    def restart(self) -> int:
+        """Empty the file and write the byte-order mark (if any) and the header again."""
+        self._file.seek(0)
+        self._file.truncate()
+        if self.bom:
+            self._file.write(BOM)
+        pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String)).write_csv(self._file)
+        return self._sync()
+
+    def write(self, frame: pl.DataFrame) -> int:
+        """Append ``frame`` (its columns in the header's order) and return the offset after it."""
+        page = frame.select(pl.col(c).cast(pl.String) for c in self.columns)
+        if self.escape:
+            page = page.with_columns(escape_expr(c).alias(c) for c in self.columns)
+        if page.height:
+            page.write_csv(self._file, include_header=False)
+        return self._sync()
+
+    def _sync(self) -> int:
+        # On disk before the caller records the offset: a resume must never trust bytes that were lost.
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CsvAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

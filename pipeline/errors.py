@@ -11,7 +11,8 @@ clear line and the exit code it carries, never a traceback::
     ├── ConfigError                  exit_code 2   bad options or environment (region, credentials, URL)
     ├── RunError                     exit_code 3   the run could not complete
     │   ├── AuthError                    credentials refused, token not issued
-    │   └── RunLockedError               another run holds the journal lock
+    │   ├── RunLockedError               another run holds the journal lock
+    │   └── RunInterruptedError          Ctrl-C: stopped cleanly, resumable (exit_code 130)
     └── ApiError                     exit_code 3   an API call failed as a whole
         ├── TransientApiError            429, 5xx, timeouts, dropped connections: retried
         └── TerminalApiError             4xx other than 429: never retried
@@ -65,6 +66,17 @@ class AuthError(RunError):
 
 class RunLockedError(RunError):
     """Another run holds the journal lock."""
+
+
+class RunInterruptedError(RunError):
+    """The run was interrupted (Ctrl-C); the journal has every answered batch and it can be resumed."""
+
+    # 130 is what shells report for a process ended by SIGINT, so scripts can tell it from a failure.
+    exit_code = 130
+
+    def __init__(self, message: str, *, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class ApiError(PipelineError):

@@ -127,6 +127,11 @@ class Specs:
 CONTACT_KEY = "contact.externalId"
 ORGANIZATION_KEY = "organization.externalId"
 ORGANIZATION_NAME = "organization.name"
+# Columns export adds after the field columns: the records' Genesys ids. They are read-only in Genesys, so
+# import recognizes them and drops them without calling them ignored columns.
+GENESYS_CONTACT_ID = "genesys_contact_id"
+GENESYS_ORGANIZATION_ID = "genesys_organization_id"
+GENESYS_ID_COLUMNS = (GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID)
 
 
 def custom_field(kind: str, name: str) -> FieldSpec:

@@ -10,20 +10,24 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipeline.api import ValidationResult, validate_table
-from pipeline.errors import ConfigError, InputError
+from pipeline.errors import ConfigError, InputError, TransientApiError
 from pipeline.fields import Specs, load_specs
+from pipeline.fingerprints import record_fingerprint, reuse_recorded, skip_unchanged
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
+from pipeline.journal import RunLedger
+from pipeline.journal_run import Resume, journaled_run
 from pipeline.outcome_frame import merge_outcomes, row_succeeded
 from pipeline.outcomes import SOURCE_ROW, Status
 from pipeline.plan import (
+    Kind,
     Operation,
     PlanOptions,
     contact_operations,
@@ -35,6 +39,11 @@ from pipeline.read import RawTable, read_table
 from pipeline.reconcile import build_report, summarize, write_report
 
 DEFAULT_EXTERNAL_SOURCE = "contacts-pipeline"
+NEW_SOURCE_PLACEHOLDER = "(new external source)"
+NEW_SOURCE_MESSAGE = (
+    "dry run: the external source does not exist yet, so every record would be created; "
+    "the API was not asked to check them"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class ImportOptions:
     match: tuple[str, ...] = ()
     concurrency: int | None = None
     dry_run: bool = False
+    # Send every record, even those identical to their last successful push (change-only is the default).
+    full: bool = False
 
 
 @dataclass
@@ -80,6 +91,7 @@ class PushReport:
     duration_s: float
     batches: int
     entity_retries: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
@@ -90,18 +102,38 @@ def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
     return counts
 
 
-async def resolve_external_source(client: Any, name: str, *, create: bool) -> str:
-    """The id of the external source named exactly ``name``, created on request."""
-    source = await client.find_external_source(name)
-    if source is not None:
-        return str(source["id"])
-    if not create:
-        raise ConfigError(
-            f"external source {name!r} does not exist; pass --create-source to create it, "
-            "or --external-source to name an existing one"
-        )
-    created = await client.create_external_source(name)
-    return str(created["id"])
+# Creating the external source is not replayed blindly by the client (a POST); after a transient failure
+# we look again, since the first attempt may have been applied, and try again this many times.
+SOURCE_CREATE_ATTEMPTS = 3
+
+
+async def resolve_external_source(
+    client: Any, name: str, *, create: bool, dry_run: bool = False
+) -> str | None:
+    """The id of the external source named exactly ``name``, created on request.
+
+    ``None`` only in a dry run asked to create a missing source: a dry run changes nothing, so the
+    source stays missing and every record keyed by it would be new.
+    """
+    for attempt in range(SOURCE_CREATE_ATTEMPTS):
+        source = await client.find_external_source(name)
+        if source is not None:
+            return str(source["id"])
+        if not create:
+            raise ConfigError(
+                f"external source {name!r} does not exist; pass --create-source to create it, "
+                "or --external-source to name an existing one"
+            )
+        if dry_run:
+            return None
+        try:
+            created = await client.create_external_source(name)
+        except TransientApiError:
+            if attempt + 1 == SOURCE_CREATE_ATTEMPTS:
+                raise
+            continue
+        return str(created["id"])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _custom_fields(columns: list[str], kind: str) -> list[str]:
@@ -151,12 +183,63 @@ def _link_contacts(
             code = org.error_code if org and org.error_code else "organization.failed"
             reason = org.error_message if org and org.error_message else "not written"
             skips.append(skipped(op, code, f"organization {op.organization_key!r} failed: {reason}"))
-        elif org.genesys_id is None:
-            # A dry run answers "would create" without an id to link to; the contact is still checked.
+        elif org.genesys_id is None or (dry_run and org.status is Status.CREATED):
+            # A dry run's "would create" has no stored organization to link to; the contact is still
+            # checked, just without the link.
             ready.append(op)
         else:
             ready.append(link_organization(op, org.genesys_id))
     return ready, skips
+
+
+def _new_source_dry_run(
+    decided: pl.DataFrame, organizations: list[Operation], contacts: list[Operation], started: float
+) -> PushReport:
+    """A dry run against a source that does not exist yet: nothing can match, everything would be new."""
+    outcomes = [
+        Outcome(op.kind, op.key, Status.CREATED, op.source_rows, organization_key=op.organization_key)
+        for op in (*organizations, *contacts)
+    ]
+    return PushReport(
+        outcomes=merge_outcomes(decided, outcomes),
+        organizations=_counts(outcomes, "organization"),
+        contacts=_counts(outcomes, "contact"),
+        duration_s=time.monotonic() - started,
+        batches=0,
+        entity_retries=0,
+        warnings=[NEW_SOURCE_MESSAGE],
+    )
+
+
+@dataclass
+class _Settle:
+    """Decides which operations are sent, and records outcomes in the journal (when there is one)."""
+
+    ledger: RunLedger | None
+    source_id: str
+    full: bool
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def fingerprint(self, operations: list[Operation]) -> None:
+        for op in operations:
+            self.fingerprints[(op.kind, op.key)] = record_fingerprint(op)
+
+    def split(self, operations: list[Operation], kind: Kind) -> tuple[list[Operation], list[Outcome]]:
+        """Operations to send, and outcomes settled without sending (answered before a resume, or
+        unchanged since the last successful push)."""
+        if self.ledger is None:
+            return operations, []
+        todo, reused = reuse_recorded(operations, self.ledger.recorded(kind))
+        if self.full:
+            return todo, reused
+        by_key = {key: fp for (k, key), fp in self.fingerprints.items() if k == kind}
+        todo, unchanged = skip_unchanged(todo, self.ledger.known(self.source_id, kind), by_key)
+        self.record(unchanged, answered=False)
+        return todo, reused + unchanged
+
+    def record(self, outcomes: list[Outcome], *, answered: bool = True) -> None:
+        if self.ledger is not None:
+            self.ledger.record(outcomes, self.fingerprints, self.source_id, answered=answered)
 
 
 async def push_grouped(
@@ -168,16 +251,22 @@ async def push_grouped(
     rate_limit: int,
     specs: Specs | None = None,
     progress: Progress | None = None,
+    ledger: RunLedger | None = None,
 ) -> PushReport:
-    """Push the grouped records (organizations, then contacts) and merge the outcomes per row."""
+    """Push the grouped records (organizations, then contacts) and merge the outcomes per row.
+
+    With a ``ledger`` (the journal), every answered batch is committed before it counts as done, records
+    answered before a resume are not sent again, and records identical to their last successful push
+    are ``unchanged`` and not sent (unless ``options.full``).
+    """
     specs = specs or load_specs()
     progress = progress or Progress()
     started = time.monotonic()
     source_id = await resolve_external_source(
-        client, options.external_source, create=options.create_source and not options.dry_run
+        client, options.external_source, create=options.create_source, dry_run=options.dry_run
     )
     plan = PlanOptions(
-        external_source_id=source_id,
+        external_source_id=source_id or NEW_SOURCE_PLACEHOLDER,
         division_id=options.division_id,
         contact_schema=await resolve_schema(
             client, "contact", options.contact_schema, _custom_fields(grouped.contacts.columns, "contact")
@@ -194,19 +283,36 @@ async def push_grouped(
     contacts = list(contact_operations(grouped.contacts, specs, plan))
     progress.organizations_total = len(organizations)
     progress.contacts_total = len(contacts)
+    if source_id is None:
+        return _new_source_dry_run(decided, organizations, contacts, started)
     concurrency = options.concurrency or default_concurrency(rate_limit)
     stats = PushStats()
+    settle = _Settle(ledger, source_id, options.full)
+    settle.fingerprint(organizations)
+    settle.fingerprint(contacts)
 
-    org_outcomes = await push(
+    def on_batch(outcomes: list[Outcome]) -> None:
+        # Journal first: a batch is done only once its outcomes are committed.
+        settle.record(outcomes)
+        progress.record(outcomes)
+
+    org_todo, org_settled = settle.split(organizations, "organization")
+    progress.record(org_settled)
+    org_outcomes = org_settled + await push(
         client,
-        organizations,
+        org_todo,
         endpoint="organizations",
         concurrency=concurrency,
         dry_run=options.dry_run,
-        on_batch=progress.record,
+        on_batch=on_batch,
         stats=stats,
     )
-    ready, skips = _link_contacts(contacts, org_outcomes, dry_run=options.dry_run)
+    # Contacts settled without sending need no organization id, so an organization failing this time
+    # does not turn an unchanged contact into a skipped one.
+    contact_todo, contact_settled = settle.split(contacts, "contact")
+    progress.record(contact_settled)
+    ready, skips = _link_contacts(contact_todo, org_outcomes, dry_run=options.dry_run)
+    settle.record(skips, answered=False)
     progress.record(skips)
     contact_outcomes = await push(
         client,
@@ -214,10 +320,10 @@ async def push_grouped(
         endpoint="contacts",
         concurrency=concurrency,
         dry_run=options.dry_run,
-        on_batch=progress.record,
+        on_batch=on_batch,
         stats=stats,
     )
-    everything = org_outcomes + skips + contact_outcomes
+    everything = org_outcomes + contact_settled + skips + contact_outcomes
     return PushReport(
         outcomes=merge_outcomes(decided, everything),
         organizations=_counts(everything, "organization"),
@@ -247,9 +353,11 @@ class ImportSummary:
     throttled: int
     retries: int
     entity_retries: int
+    run_id: int | None = None  # the journal's run, when there is a journal
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "run": self.run_id,
             "input": self.input_path,
             "report": self.report_path,
             "dry_run": self.dry_run,
@@ -303,6 +411,7 @@ async def _push_with_client(
     validation: ValidationResult,
     options: ImportOptions,
     progress: Progress,
+    ledger: RunLedger | None = None,
 ) -> tuple[PushReport, dict[str, int]]:
     async with GenesysClient(settings) as client:
         pushed = await push_grouped(
@@ -312,6 +421,7 @@ async def _push_with_client(
             options,
             rate_limit=settings.rate_limit_per_minute,
             progress=progress,
+            ledger=ledger,
         )
         stats = client.stats
         return pushed, {
@@ -319,6 +429,38 @@ async def _push_with_client(
             "throttled": stats.throttled,
             "retries": stats.retries,
         }
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How the input is read and where the report goes; recorded with a run so a resume reads alike."""
+
+    mapping: str | None = None
+    default_region: str = "US"
+    account_conflicts: str = "error"
+    report_path: str | None = None
+    only_failed: bool = False
+
+
+def _absolute(path: str | Path | None) -> str | None:
+    return str(Path(path).resolve()) if path is not None else None
+
+
+def _recorded_options(options: ImportOptions, file: FileOptions, settings: ClientSettings) -> dict[str, Any]:
+    """What a run records of its options: no credentials, paths made absolute so a resume finds them."""
+    chosen = asdict(options)
+    chosen.pop("concurrency")  # how fast, not what: a resume may pick another
+    where = replace(file, mapping=_absolute(file.mapping), report_path=_absolute(file.report_path))
+    return {"import": chosen, "file": asdict(where), "api": settings.api_base_url}
+
+
+def _restored_options(recorded: dict[str, Any], current: ImportOptions) -> tuple[ImportOptions, FileOptions]:
+    known = {f.name for f in fields(ImportOptions)}
+    chosen = {k: v for k, v in recorded.get("import", {}).items() if k in known and k != "concurrency"}
+    chosen["match"] = tuple(chosen.get("match", ()))
+    file_known = {f.name for f in fields(FileOptions)}
+    file = FileOptions(**{k: v for k, v in recorded.get("file", {}).items() if k in file_known})
+    return ImportOptions(**chosen, concurrency=current.concurrency), file
 
 
 def import_file(
@@ -332,10 +474,55 @@ def import_file(
     report_path: str | Path | None = None,
     only_failed: bool = False,
     progress: Progress | None = None,
+    journal: str | Path | None = None,
+    resume: Resume = None,
 ) -> ImportResult:
-    """Validate a file, push what is valid, and write the reconciliation file and SUMMARY.json."""
+    """Validate a file, push what is valid, and write the reconciliation file and SUMMARY.json.
+
+    With a ``journal`` (SQLite file) the run is recorded batch by batch under its lock, records identical
+    to their last successful push are ``unchanged`` and not sent (unless ``options.full``), and
+    ``resume`` (a run id, or ``"last"`` for the newest unfinished run of this file) goes on with an
+    interrupted run, using the options it was started with. Ctrl-C raises ``RunInterruptedError``.
+    """
     started = time.monotonic()
     raw = read_table(path)
+    file = FileOptions(
+        mapping=str(mapping) if mapping is not None else None,
+        default_region=default_region,
+        account_conflicts=account_conflicts,
+        report_path=str(report_path) if report_path is not None else None,
+        only_failed=only_failed,
+    )
+    progress = progress or Progress()
+    if journal is None:
+        if resume is not None:
+            raise ConfigError("resuming a run needs the journal it was recorded in")
+        return _import(path, raw, settings, options, file, progress, started)
+    if resume is not None and options.dry_run:
+        raise ConfigError("a dry run cannot resume a run (it would change nothing)")
+    recorded = _recorded_options(options, file, settings)
+    with journaled_run(journal, path, options=recorded, dry_run=options.dry_run, resume=resume) as run:
+        if run.resumed:
+            options, file = _restored_options(run.options, options)
+        result = _import(path, raw, settings, options, file, progress, started, ledger=run.ledger)
+        run.counts = result.summary.to_json()
+        run.report_path = _absolute(result.summary.report_path)
+    return result
+
+
+def _import(
+    path: str | Path,
+    raw: RawTable,
+    settings: ClientSettings,
+    options: ImportOptions,
+    file: FileOptions,
+    progress: Progress,
+    started: float,
+    *,
+    ledger: RunLedger | None = None,
+) -> ImportResult:
+    mapping, report_path, only_failed = file.mapping, file.report_path, file.only_failed
+    default_region, account_conflicts = file.default_region, file.account_conflicts
     carried = None
     if only_failed:
         raw_subset, carried = _rows_to_rerun(raw)
@@ -344,9 +531,7 @@ def import_file(
     validation = validate_table(
         raw_subset, mapping=mapping, default_region=default_region, account_conflicts=account_conflicts
     )
-    pushed, client_stats = asyncio.run(
-        _push_with_client(settings, validation, options, progress or Progress())
-    )
+    pushed, client_stats = asyncio.run(_push_with_client(settings, validation, options, progress, ledger))
     outcomes = pushed.outcomes
     if carried is not None and carried.height:
         outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
@@ -367,9 +552,10 @@ def import_file(
         contacts=pushed.contacts,
         duration_s=time.monotonic() - started,
         entity_retries=pushed.entity_retries,
+        run_id=ledger.run_id if ledger is not None else None,
         **client_stats,
     )
     if written is not None:
         write_report(report, written)
         _summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
-    return ImportResult(report, summary, validation.warnings)
+    return ImportResult(report, summary, [*validation.warnings, *pushed.warnings])

@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError, MappingError, MissingKeyColumnError
-from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs, load_specs
+from pipeline.fields import CONTACT_KEY, GENESYS_ID_COLUMNS, ORGANIZATION_KEY, Specs, load_specs
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
 
 _CUSTOM_PREFIXES = {"custom:": "contact", "account custom:": "organization"}
@@ -141,6 +141,8 @@ def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | Non
     spec_index = _spec_header_index(specs)
     # Outcome columns of a reconciliation file fed back as input are expected and dropped silently.
     outcome_keys = {header_key(c) for c in OUTCOME_COLUMNS}
+    # So are the Genesys id columns of an export fed back as input.
+    outcome_keys |= {header_key(c) for c in GENESYS_ID_COLUMNS}
 
     columns: dict[str, str] = {}
     headers_for: dict[str, str] = {}

@@ -22,6 +22,8 @@ Same rows, same order, same columns: only values change.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import polars as pl
 
@@ -31,7 +33,10 @@ from pipeline.fields import LIST_SEPARATOR, FieldType, Specs
 from pipeline.outcomes import SOURCE_ROW
 
 # A normalized phone as the validator should accept it: E.164 (at most 15 digits) and an optional extension.
-E164_PATTERN = r"^\+[1-9]\d{1,14}(;ext=\d{1,10})?$"
+# ASCII digits spelled out: `\d` is Unicode-aware in polars' regex engine and would pass Arabic-Indic digits.
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}(;ext=[0-9]{1,10})?$"
+_E164_RE = re.compile(E164_PATTERN)
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 # Already-normalized numbers skip phonenumbers; national significant numbers have at least 6 digits.
 _FAST_E164 = r"^\+[1-9][0-9]{6,14}$"
 _REGION_ALIASES = {"UK": "GB"}
@@ -56,7 +61,7 @@ def check_region(region: str) -> str:
 
 def is_valid_e164(value: str) -> bool:
     """Whether a normalized phone value has the E.164 shape (:data:`E164_PATTERN`)."""
-    return bool(pl.select(pl.lit(value).str.contains(E164_PATTERN)).item())
+    return _E164_RE.fullmatch(value) is not None
 
 
 def normalize(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> pl.DataFrame:
@@ -170,4 +175,6 @@ def _to_e164(region: str, text: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > E164_MAX_LENGTH:  # "possible" national lengths can exceed E.164's 15 digits (DE)
+        return None
     return f"{e164};ext={number.extension}" if number.extension else e164

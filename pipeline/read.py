@@ -66,6 +66,9 @@ class RawTable:
     encoding: str
     delimiter: str
     warnings: tuple[str, ...]
+    # The outcome columns of a reconciliation file fed back as input (``source_row`` renumbered for this
+    # read), or None for an ordinary input file. ``import --only-failed`` picks its rows from these.
+    previous: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def read_table(path: str | Path) -> RawTable:
         frame = _parse(source, header, path, warnings)
         frame = _number_rows(frame, source, header)
     frame = _drop_blank_header_columns(frame, path, warnings)
-    frame = _drop_outcome_columns(frame, warnings)
+    frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
         raise UnreadableFileError(f"{path}: the file has a header but no data rows")
     headers = tuple(c for c in frame.columns if c != SOURCE_ROW)
@@ -98,6 +101,7 @@ def read_table(path: str | Path) -> RawTable:
         encoding=encoding,
         delimiter=header.delimiter,
         warnings=tuple(warnings),
+        previous=previous,
     )
 
 
@@ -341,11 +345,20 @@ def _drop_blank_header_columns(frame: pl.DataFrame, path: Path, warnings: list[s
     return frame.drop(blank)
 
 
-def _drop_outcome_columns(frame: pl.DataFrame, warnings: list[str]) -> pl.DataFrame:
+def _split_outcome_columns(
+    frame: pl.DataFrame, warnings: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     # A reconciliation file fed back as input: its outcome columns describe the previous run, not the data.
     stale = [c for c in frame.columns if c in OUTCOME_COLUMNS[1:] or c == _STALE_SOURCE_ROW]
     if not stale:
-        return frame
+        return frame, None
     names = [SOURCE_ROW if c == _STALE_SOURCE_ROW else c for c in stale]
     warnings.append("outcome columns of a previous run were ignored: " + ", ".join(names))
-    return frame.drop(stale)
+    previous = frame.select(
+        SOURCE_ROW,
+        *(
+            pl.col(c) if c in frame.columns else pl.lit(None, dtype=pl.String).alias(c)
+            for c in OUTCOME_COLUMNS[1:]
+        ),
+    )
+    return frame.drop(stale), previous

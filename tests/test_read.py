@@ -288,3 +288,18 @@ def test_anything_the_csv_module_writes_reads_back_equal(
     assert table.headers == tuple(names)
     assert table.delimiter == delimiter
     assert table.frame.rows() == expected
+
+
+def test_previous_outcomes_are_kept_apart_for_only_failed(tmp_path: Path) -> None:
+    """A reconciliation file read back keeps its old statuses aside, keyed by the new row numbers."""
+    path = tmp_path / "rec.csv"
+    path.write_text(
+        "Contact ID,source_row,contact_status,error_code\nC-1,2,created,\nC-2,3,failed,boom\n",
+        encoding="utf-8",
+    )
+    table = read_table(path)
+    assert table.frame.columns == ["source_row", "Contact ID"]
+    assert table.previous is not None
+    assert table.previous["source_row"].to_list() == [2, 3]
+    assert table.previous["contact_status"].to_list() == ["created", "failed"]
+    assert table.previous["organization_status"].to_list() == [None, None]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
 from pipeline.cli.progress import progress_display
+from pipeline.cli.runs_cmd import journal_option
 from pipeline.cli.summary import render_import_summary
-from pipeline.genesys.settings import DEFAULT_RATE_LIMIT_PER_MINUTE, ClientSettings, settings_from
+from pipeline.journal_run import Resume
 from pipeline.importer import DEFAULT_EXTERNAL_SOURCE, ImportOptions, Progress, import_file
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")
@@ -27,33 +27,18 @@ def _match(value: str | None) -> tuple[str, ...]:
     return kinds
 
 
-@contextmanager
-def _target(
-    sandbox: bool,
-    *,
-    region: str | None,
-    base_url: str | None,
-    client_id: str | None,
-    rate_limit: int,
-    sandbox_state: Path | None,
-) -> Iterator[ClientSettings]:
-    """Client settings for the real API, or for an embedded sandbox started for this run."""
-    if not sandbox:
-        yield settings_from(
-            region=region, base_url=base_url, client_id=client_id, client_secret=None, rate_limit=rate_limit
+def _resume(value: str | None) -> Resume:
+    """``--resume`` alone means the newest unfinished run of FILE; ``--resume 7`` names run 7."""
+    if value is None:
+        return None
+    if value == "last":
+        return "last"
+    if not value.isdigit():
+        raise click.BadParameter(
+            f"{value!r} is not a run id (see `contacts-pipeline runs`); put FILE before --resume",
+            param_hint="--resume",
         )
-        return
-    from pipeline.sandbox import SandboxConfig, run_sandbox
-
-    with run_sandbox(SandboxConfig(rate_limit=rate_limit, state_path=sandbox_state)) as sb:
-        click.echo(f"Embedded sandbox at {sb.base_url}", err=True)
-        yield settings_from(
-            region=None,
-            base_url=sb.base_url,
-            client_id=sb.client_id,
-            client_secret=sb.client_secret,
-            rate_limit=rate_limit,
-        )
+    return int(value)
 
 
 @click.command("import")
@@ -74,11 +59,7 @@ def _target(
     show_default=True,
     help="Rows of one Account ID that disagree: report a conflict, or take the first row's values.",
 )
-@click.option("--region", envvar="GENESYS_REGION", help="Genesys Cloud domain, e.g. mypurecloud.ie.")
-@click.option("--base-url", help="API base URL instead of a region (https, or http on loopback).")
-@click.option(
-    "--client-id", envvar="GENESYS_CLIENT_ID", help="OAuth client id (secret: GENESYS_CLIENT_SECRET)."
-)
+@api_options
 @click.option(
     "--external-source",
     default=DEFAULT_EXTERNAL_SOURCE,
@@ -90,13 +71,7 @@ def _target(
 @click.option("--contact-schema", help="Contact custom-field schema (name or id).")
 @click.option("--organization-schema", help="Organization custom-field schema (name or id).")
 @click.option("--match", "match", help="Also match contacts by email and/or phone: --match email,phone.")
-@click.option(
-    "--rate-limit",
-    type=click.IntRange(min=0),
-    default=DEFAULT_RATE_LIMIT_PER_MINUTE,
-    show_default=True,
-    help="Requests per minute the client keeps under (0 = no client limit).",
-)
+@rate_limit_option
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="Bulk requests in flight (default from rate)."
 )
@@ -104,12 +79,16 @@ def _target(
 @click.option(
     "--only-failed", is_flag=True, help="FILE is a previous reconciliation file: re-run its failures."
 )
-@click.option("--sandbox", is_flag=True, help="Run against an embedded local sandbox (demo, rehearsal).")
+@sandbox_options
+@journal_option
 @click.option(
-    "--sandbox-state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="With --sandbox: SQLite file that keeps the sandbox's records between runs.",
+    "--resume",
+    is_flag=False,
+    flag_value="last",
+    metavar="[RUN_ID]",
+    help="Go on with an interrupted run (default: the newest unfinished run of FILE), with its options.",
 )
+@click.option("--full", is_flag=True, help="Send every record, even those unchanged since their last push.")
 def import_(
     file: Path,
     report: Path,
@@ -131,6 +110,9 @@ def import_(
     only_failed: bool,
     sandbox: bool,
     sandbox_state: Path | None,
+    journal: Path,
+    resume: str | None,
+    full: bool,
 ) -> None:
     """Import FILE into Genesys Cloud External Contacts: organizations first, then contacts.
 
@@ -141,9 +123,14 @@ def import_(
       export GENESYS_REGION=mypurecloud.ie GENESYS_CLIENT_ID=... GENESYS_CLIENT_SECRET=...
       contacts-pipeline import customers.csv --external-source CRM --report out/reconciliation.csv
 
+    Every answered batch is recorded in the journal: after a crash or Ctrl-C, `--resume` goes on
+    where the run stopped, and a later import of the same records sends only those that changed.
+
     Exit codes: 0 every row succeeded or was unchanged; 1 some rows invalid or failed; 2 usage or
-    configuration error; 3 the run could not complete (e.g. authentication failed).
+    configuration error; 3 the run could not complete (e.g. authentication failed, or another import
+    holds the journal's lock); 130 interrupted by Ctrl-C (resumable with --resume).
     """
+    run_to_resume = _resume(resume)
     options = ImportOptions(
         external_source=external_source,
         create_source=create_source or sandbox,
@@ -153,11 +140,10 @@ def import_(
         match=_match(match),
         concurrency=concurrency,
         dry_run=dry_run,
+        full=full,
     )
     progress = Progress()
-    if sandbox_state is not None and not sandbox:
-        raise click.UsageError("--sandbox-state goes with --sandbox")
-    target = _target(
+    connection = target(
         sandbox,
         region=region,
         base_url=base_url,
@@ -165,7 +151,7 @@ def import_(
         rate_limit=rate_limit,
         sandbox_state=sandbox_state,
     )
-    with target as settings, progress_display(progress):
+    with connection as settings, progress_display(progress):
         result = import_file(
             file,
             settings,
@@ -176,9 +162,13 @@ def import_(
             report_path=report,
             only_failed=only_failed,
             progress=progress,
+            journal=journal,
+            resume=run_to_resume,
         )
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     render_import_summary(result.summary)
+    if result.summary.run_id is not None:
+        click.echo(f"Run {result.summary.run_id} recorded in {journal} (see `contacts-pipeline runs`).")
     if not result.all_succeeded:
         raise click.exceptions.Exit(1)

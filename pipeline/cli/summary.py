@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import click
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -14,7 +15,7 @@ _ORDER = [str(s) for s in Status]
 
 def render_import_summary(summary: ImportSummary, console: Console | None = None) -> None:
     """Rows per status for organizations and contacts, then the run's figures."""
-    console = console or Console(file=click.get_text_stream("stdout"), soft_wrap=True)
+    console = console or Console(file=sys.stdout, soft_wrap=True)
     title = "Import summary (dry run: nothing was changed)" if summary.dry_run else "Import summary"
     table = Table(title=title, title_justify="left")
     table.add_column("status")

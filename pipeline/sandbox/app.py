@@ -32,7 +32,16 @@ from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.faults import FaultInjector, failing_indexes
 from pipeline.sandbox.gate import FAULT_SCOPE_KEY, Gate
 from pipeline.sandbox.paging import listing
-from pipeline.sandbox.problems import NAME_CONFLICT, EntityError, Problems, bad_request, error_body, not_found
+from pipeline.sandbox.problems import (
+    BAD_REQUEST,
+    NAME_CONFLICT,
+    NOT_FOUND,
+    EntityError,
+    Problems,
+    bad_request,
+    error_body,
+    not_found,
+)
 from pipeline.sandbox.ratelimit import RateLimiter
 from pipeline.sandbox.records import API, CONTACT, DIVISIONS_URI, ORGANIZATION, Kind
 from pipeline.sandbox.schemas import SCHEMA_URI
@@ -233,14 +242,14 @@ def create_app(state: SandboxState) -> ASGIApp:
                 divisions = [division] if division else []
             else:
                 divisions = store.divisions()
-            keys = [identifier_key(kind, d["id"], ident, "identifier", store, problems) for d in divisions]
+            key = identifier_key(kind, "", ident, "identifier", store, problems)
             problems.raise_if_any()
-            for key in keys:
-                owner = store.claim_owner(key) if key else None
+            for division in divisions if key else ():
+                owner = store.claim_owner((key[0], division["id"], *key[2:]))  # type: ignore[index]
                 record = store.get(kind.collection, owner) if owner else None
                 if record is not None:
                     return 200, record
-            raise not_found(f"No {kind.name} claims this identifier; {kind.label}")
+            raise EntityError(404, NOT_FOUND, f"No {kind.name} claims this identifier")
 
         return handler
 
@@ -361,7 +370,7 @@ def create_app(state: SandboxState) -> ASGIApp:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        code = {404: "not.found", 405: "method.not.allowed"}.get(status, "bad.request")
+        code = {404: NOT_FOUND, 405: "method.not.allowed"}.get(status, BAD_REQUEST)
         message = f"{request.method} {request.url.path}: {getattr(exc, 'detail', 'error')}"
         return JSONResponse(error_body(status, code, message), status_code=status)
 

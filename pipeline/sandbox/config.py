@@ -16,7 +16,7 @@ DEMO_DIVISION_NAME = "Home"
 SECOND_DIVISION_ID = "5a0c7e5e-0000-4000-8000-00000000d002"
 SECOND_DIVISION_NAME = "Sandbox Secondary"
 DEMO_EXTERNAL_SOURCE_ID = "5a0c7e5e-0000-4000-8000-00000000e001"
-DEMO_EXTERNAL_SOURCE_NAME = "contacts-pipeline demo"
+DEMO_EXTERNAL_SOURCE_NAME = "contacts-pipeline"  # the default source name of `import`
 
 FAULT_KINDS = ("server_error", "entity_errors", "drop_after_write")
 

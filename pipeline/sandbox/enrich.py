@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.sandbox.fieldrules import FieldRules, combine
-from pipeline.sandbox.problems import ENTITY_EXISTS, IDENTIFIER_CONFLICT, EntityError, Problems, detail
+from pipeline.sandbox.problems import (
+    BAD_REQUEST,
+    ENTITY_EXISTS,
+    IDENTIFIER_CONFLICT,
+    NOT_FOUND,
+    EntityError,
+    Problems,
+    detail,
+    not_found,
+)
 from pipeline.sandbox.records import CONTACT, Kind, finalize, record_claims, writable
 from pipeline.sandbox.validation import Refs, check_combined, check_operation, clean_record
 
@@ -58,7 +67,7 @@ def enrich(refs: Refs, kind: Kind, raw_op: Any, *, now: str, new_id: Callable[[]
             [detail("matchingIdentifiers", m["id"], f"matches {kind.name} {m['id']}") for m in matches],
         )
     if op.action == "Update" and not matches:
-        raise EntityError(404, "not.found", f"No {kind.name} matches the matchingIdentifiers")
+        raise EntityError(404, NOT_FOUND, f"No {kind.name} matches the matchingIdentifiers")
     if op.action == "Merge" and len(matches) > 1:
         merged = merge_fields(kind, matches)
         return _outcome(refs, kind, None, merged, op.data, op.rules, op.division, now, new_id, matches)
@@ -77,12 +86,12 @@ def merge(
         or not MERGE_MIN <= len(set(contact_ids)) <= MERGE_MAX
     ):
         problems.add("contactIds", contact_ids, f"must list {MERGE_MIN} to {MERGE_MAX} distinct contact ids")
-        problems.raise_if_any("bad.request", "Invalid merge request")
+        problems.raise_if_any(BAD_REQUEST, "Invalid merge request")
     contacts = []
     for contact_id in dict.fromkeys(contact_ids):
         contact = refs.get(CONTACT.collection, contact_id)
         if contact is None:
-            raise EntityError(404, "not.found", f"Contact {contact_id} not found")
+            raise not_found(f"Contact {contact_id}")
         contacts.append(contact)
     if len({c["division"]["id"] for c in contacts}) > 1:
         problems.add("contactIds", contact_ids, "contacts in different divisions cannot be merged")

@@ -91,8 +91,12 @@ class Problems:
         return bool(self.items)
 
     def raise_if_any(self, code: str = INVALID_VALUE, message: str = "Validation failed") -> None:
+        """Raise one 400 error listing every problem; its message names the first one."""
         if self.items:
-            raise EntityError(400, code, message, self.items)
+            first = self.items[0]
+            more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
+            summary = f"{message}: {first['fieldName']}: {first['message']}{more}"
+            raise EntityError(400, code, summary, self.items)
 
 
 def bad_request(message: str, *details: dict[str, str]) -> EntityError:

@@ -31,8 +31,6 @@ IDENTIFIER_TYPES = frozenset(
         "ExternalId",
     }
 )
-# The types a sandbox record can claim; the others are accepted in lookups but never match.
-CLAIMED_TYPES = ("ExternalId", "Email", "Phone")
 
 ADDRESS_LIMITS = {
     "address1": 200, "address2": 200, "city": 100, "state": 50, "postalCode": 25, "countryCode": 25,

@@ -1,0 +1,108 @@
+"""Deciding, before a push, which operations need sending: the pure half of resume and change-only imports.
+
+Two questions, each answered from what the journal remembers (plain data in, plain data out):
+
+* resume: did this run already get an answer for the record? Then that answer is reused, not re-sent.
+* change-only: is the record identical to its last *successful* push for the same external source? Then
+  it is ``unchanged`` and carries the Genesys id of that push (so unchanged organizations still link
+  contacts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pipeline.outcomes import Status
+from pipeline.plan import Operation
+from pipeline.push import Outcome
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the journal remembers of a record's last push for one external source."""
+
+    fingerprint: str | None  # None: the last push did not succeed, so nothing can be skipped
+    genesys_id: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An outcome already recorded for a record in the run being resumed."""
+
+    status: Status
+    genesys_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def record_fingerprint(op: Operation) -> str:
+    """The operation's payload fingerprint, plus the Account ID a contact belongs to.
+
+    ``payload_fingerprint`` leaves out the organization link (a Genesys id resolved at push time), so
+    the Account ID is added here: a contact moving to another account must be sent again.
+    """
+    if op.kind != "contact":
+        return op.fingerprint
+    text = f"{op.fingerprint}\0{op.organization_key or ''}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _outcome(op: Operation, status: Status, genesys_id: str | None, **error: str | None) -> Outcome:
+    return Outcome(
+        op.kind,
+        op.key,
+        status,
+        op.source_rows,
+        genesys_id=genesys_id,
+        organization_key=op.organization_key,
+        **error,
+    )
+
+
+def reuse_recorded(
+    operations: Iterable[Operation], recorded: Mapping[str, Recorded]
+) -> tuple[list[Operation], list[Outcome]]:
+    """Split into operations still to do and the outcomes a resumed run already has (by key)."""
+    todo: list[Operation] = []
+    reused: list[Outcome] = []
+    for op in operations:
+        previous = recorded.get(op.key)
+        if previous is None:
+            todo.append(op)
+        else:
+            reused.append(
+                _outcome(
+                    op,
+                    previous.status,
+                    previous.genesys_id,
+                    error_code=previous.error_code,
+                    error_message=previous.error_message,
+                )
+            )
+    return todo, reused
+
+
+def skip_unchanged(
+    operations: Iterable[Operation], known: Mapping[str, Known], fingerprints: Mapping[str, str]
+) -> tuple[list[Operation], list[Outcome]]:
+    """Split into operations to send and ``unchanged`` outcomes for records equal to their last push.
+
+    A record counts as unchanged only when its last push succeeded and returned an id: without the id
+    an unchanged organization could not link its contacts.
+    """
+    todo: list[Operation] = []
+    unchanged: list[Outcome] = []
+    for op in operations:
+        last = known.get(op.key)
+        if (
+            last is not None
+            and last.fingerprint is not None
+            and last.genesys_id is not None
+            and last.fingerprint == fingerprints[op.key]
+        ):
+            unchanged.append(_outcome(op, Status.UNCHANGED, last.genesys_id))
+        else:
+            todo.append(op)
+    return todo, unchanged

@@ -1,0 +1,447 @@
+"""The run journal: an embedded SQLite file that makes imports durable and re-imports change-only.
+
+It records
+
+* ``runs``: one row per import (input path and sha256, options, start/end, state, counts, report path);
+* ``outcomes``: every record's outcome in a run, committed as soon as its bulk batch is answered (so a
+  crash loses at most the batches in flight, and ``--resume`` sends none of the answered ones again);
+* ``accounts``: external source id + Account ID -> Genesys organization id;
+* ``fingerprints``: external source id + kind + key -> fingerprint and Genesys id of the last push,
+  the fingerprint cleared when that push failed (a re-import then sends the record again).
+
+It never stores tokens, secrets or record fields: the only personal data are the keys (Contact ID,
+Account ID) and the API's error messages, which the reconciliation file needs. One writer at a time,
+guaranteed by an exclusive ``flock`` on ``<journal>.lock`` that the OS releases when the process dies, so
+a killed run never leaves a lock behind. WAL mode lets ``contacts-pipeline runs`` read while a run writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError, RunLockedError
+from pipeline.fingerprints import Known, Recorded
+from pipeline.outcomes import Status
+from pipeline.push import Outcome
+
+DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
+SCHEMA_VERSION = 1
+# Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
+BUSY_TIMEOUT_MS = 5000
+_CHUNK = 1 << 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    options TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL,
+    sessions INTEGER NOT NULL DEFAULT 1,
+    counts TEXT,
+    report_path TEXT,
+    error TEXT);
+CREATE INDEX IF NOT EXISTS runs_by_input ON runs (input_path, input_sha256);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    genesys_id TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    fingerprint TEXT,
+    batch INTEGER NOT NULL,
+    session INTEGER NOT NULL,
+    PRIMARY KEY (run_id, kind, key));
+CREATE TABLE IF NOT EXISTS accounts (
+    source_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    PRIMARY KEY (source_id, account_id));
+CREATE TABLE IF NOT EXISTS fingerprints (
+    source_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT,
+    genesys_id TEXT,
+    run_id INTEGER NOT NULL,
+    PRIMARY KEY (source_id, kind, key));
+"""
+
+_SENT = (Status.CREATED, Status.UPDATED)
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of ``runs``, with the per-kind status counts of its recorded outcomes."""
+
+    id: int
+    input_path: str
+    input_sha256: str
+    options: dict[str, Any]
+    dry_run: bool
+    started_at: str
+    ended_at: str | None
+    state: RunState
+    sessions: int
+    counts: dict[str, Any] | None
+    report_path: str | None
+    error: str | None
+    records: dict[str, dict[str, int]]
+
+    @property
+    def finished(self) -> bool:
+        return self.state is RunState.COMPLETED
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def file_checksum(path: str | Path) -> str:
+    """sha256 of the file's bytes, read in chunks so a large input never sits in memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def lock_path(journal_path: Path) -> Path:
+    return journal_path.with_name(journal_path.name + ".lock")
+
+
+@contextmanager
+def journal_lock(journal_path: Path) -> Iterator[Path]:
+    """Hold the journal's exclusive lock for the block, or raise :class:`RunLockedError` at once."""
+    path = lock_path(journal_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(
+                f"another import is using the journal {journal_path} (its lock {path} is held); "
+                "wait for it to finish, or pass --journal to use another journal"
+            ) from None
+        try:
+            yield path
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def lock_is_free(journal_path: Path) -> bool:
+    """True when no process holds the journal's lock right now (so no run can be live)."""
+    try:
+        with journal_lock(journal_path):
+            return True
+    except RunLockedError:
+        return False
+
+
+class Journal:
+    """The SQLite file. Every write commits before the method returns."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise ConfigError(f"no journal at {self.path} (pass --journal to name another)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (``_write``), so nothing lingers uncommitted.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed batch survives a power cut too, not only a killed process.
+            self._db.execute("PRAGMA synchronous=FULL")
+            if create:
+                # executescript commits on its own; every statement in it is idempotent.
+                self._db.executescript(_SCHEMA)
+                with self._write():
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise ConfigError(f"{self.path} is not a usable journal: {err}") from err
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- runs ---------------------------------------------------------------------------------------
+    def start_run(
+        self, input_path: str, input_sha256: str, options: Mapping[str, Any], *, dry_run: bool
+    ) -> int:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (input_path, input_sha256, options, dry_run, started_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (input_path, input_sha256, json.dumps(options, sort_keys=True), int(dry_run), now_iso(),
+                 RunState.RUNNING),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0)
+
+    def reopen_run(self, run_id: int) -> int:
+        """Mark a run running again for one more session; returns the session number."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, ended_at = NULL, error = NULL, sessions = sessions + 1 "
+                "WHERE id = ?",
+                (RunState.RUNNING, run_id),
+            )
+            return int(db.execute("SELECT sessions FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+
+    def finish_run(
+        self,
+        run_id: int,
+        state: RunState,
+        *,
+        counts: Mapping[str, Any] | None = None,
+        report_path: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, ended_at = ?, counts = COALESCE(?, counts), "
+                "report_path = COALESCE(?, report_path), error = ? WHERE id = ?",
+                (state, now_iso(), json.dumps(counts) if counts is not None else None, report_path, error,
+                 run_id),
+            )  # fmt: skip
+
+    def settle_stale_runs(self) -> int:
+        """Runs still marked running while we hold the lock died without saying so: call them interrupted.
+
+        Only call with the lock held.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE state = ?",
+                (RunState.INTERRUPTED, now_iso(), RunState.RUNNING),
+            )
+            return cursor.rowcount
+
+    def run(self, run_id: int) -> RunInfo | None:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return self._info(row) if row is not None else None
+
+    def runs(self, limit: int | None = None) -> list[RunInfo]:
+        """Runs, newest first."""
+        sql = "SELECT * FROM runs ORDER BY id DESC" + (" LIMIT ?" if limit else "")
+        rows = self._db.execute(sql, (limit,) if limit else ()).fetchall()
+        return [self._info(row) for row in rows]
+
+    def last_unfinished(self, input_path: str, input_sha256: str) -> RunInfo | None:
+        """The newest run of this very file (path and content) that did not complete; dry runs excluded."""
+        row = self._db.execute(
+            "SELECT * FROM runs WHERE input_path = ? AND input_sha256 = ? AND state != ? AND dry_run = 0 "
+            "ORDER BY id DESC LIMIT 1",
+            (input_path, input_sha256, RunState.COMPLETED),
+        ).fetchone()
+        return self._info(row) if row is not None else None
+
+    def _info(self, row: sqlite3.Row) -> RunInfo:
+        return RunInfo(
+            id=row["id"],
+            input_path=row["input_path"],
+            input_sha256=row["input_sha256"],
+            options=json.loads(row["options"]),
+            dry_run=bool(row["dry_run"]),
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            state=RunState(row["state"]),
+            sessions=row["sessions"],
+            counts=json.loads(row["counts"]) if row["counts"] else None,
+            report_path=row["report_path"],
+            error=row["error"],
+            records=self.record_counts(row["id"]),
+        )
+
+    # --- outcomes -----------------------------------------------------------------------------------
+    def record_counts(self, run_id: int) -> dict[str, dict[str, int]]:
+        """``{kind: {status: records}}`` of what the run has recorded so far."""
+        counts: dict[str, dict[str, int]] = {}
+        rows = self._db.execute(
+            "SELECT kind, status, COUNT(*) FROM outcomes WHERE run_id = ? GROUP BY kind, status", (run_id,)
+        )
+        for kind, status, n in rows:
+            counts.setdefault(kind, {})[status] = n
+        return counts
+
+    def last_batch(self, run_id: int) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(batch), 0) FROM outcomes WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def batches(self, run_id: int) -> int:
+        """How many answered bulk batches the run has recorded."""
+        row = self._db.execute(
+            "SELECT COUNT(DISTINCT batch) FROM outcomes WHERE run_id = ? AND batch > 0", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def recorded(self, run_id: int, kind: str) -> dict[str, Recorded]:
+        rows = self._db.execute(
+            "SELECT key, status, genesys_id, error_code, error_message FROM outcomes "
+            "WHERE run_id = ? AND kind = ?",
+            (run_id, kind),
+        )
+        return {key: Recorded(Status(status), gid, code, msg) for key, status, gid, code, msg in rows}
+
+    def known(self, source_id: str, kind: str) -> dict[str, Known]:
+        rows = self._db.execute(
+            "SELECT key, fingerprint, genesys_id FROM fingerprints WHERE source_id = ? AND kind = ?",
+            (source_id, kind),
+        )
+        return {key: Known(fp, gid) for key, fp, gid in rows}
+
+    def account_map(self, source_id: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT account_id, organization_id FROM accounts WHERE source_id = ?", (source_id,)
+        )
+        return dict(rows.fetchall())
+
+    def record(
+        self,
+        run_id: int,
+        outcomes: Iterable[Outcome],
+        *,
+        batch: int,
+        session: int,
+        fingerprints: Mapping[tuple[str, str], str],
+        source_id: str | None,
+    ) -> None:
+        """Record one batch's outcomes in one transaction; with ``source_id`` also remember what was
+        pushed (fingerprints, account map). Dry runs pass ``source_id=None``: they wrote nothing."""
+        outcomes = list(outcomes)
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO outcomes (run_id, kind, key, status, genesys_id, error_code, "
+                "error_message, fingerprint, batch, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, o.kind, o.key, str(o.status), o.genesys_id, o.error_code, o.error_message,
+                     fingerprints.get((o.kind, o.key)), batch, session)
+                    for o in outcomes
+                ],
+            )  # fmt: skip
+            if source_id is not None:
+                self._remember(db, run_id, outcomes, fingerprints, source_id)
+
+    @staticmethod
+    def _remember(
+        db: sqlite3.Connection,
+        run_id: int,
+        outcomes: list[Outcome],
+        fingerprints: Mapping[tuple[str, str], str],
+        source_id: str,
+    ) -> None:
+        for o in outcomes:
+            if o.status in _SENT and o.genesys_id is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO fingerprints (source_id, kind, key, fingerprint, genesys_id, "
+                    "run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (source_id, o.kind, o.key, fingerprints.get((o.kind, o.key)), o.genesys_id, run_id),
+                )
+                if o.kind == "organization":
+                    db.execute(
+                        "INSERT OR REPLACE INTO accounts (source_id, account_id, organization_id) "
+                        "VALUES (?, ?, ?)",
+                        (source_id, o.key, o.genesys_id),
+                    )
+            elif o.status is Status.FAILED:
+                # The record may or may not have been written: the next import must send it again.
+                db.execute(
+                    "UPDATE fingerprints SET fingerprint = NULL, run_id = ? "
+                    "WHERE source_id = ? AND kind = ? AND key = ?",
+                    (run_id, source_id, o.kind, o.key),
+                )
+
+
+class RunLedger:
+    """One session of one run, as the push sees it: what to reuse, what is known, where to record.
+
+    The push calls :meth:`record` from its batch callback, in the event loop thread, and the commit
+    happens before the batch counts as done.
+    """
+
+    def __init__(self, journal: Journal, run_id: int, session: int, *, dry_run: bool, resuming: bool) -> None:
+        self.journal = journal
+        self.run_id = run_id
+        self.session = session
+        self.dry_run = dry_run
+        self.resuming = resuming
+        # Batch numbers go on across sessions, so a resumed run's batches never collide with earlier ones.
+        self.batch = journal.last_batch(run_id)
+
+    def recorded(self, kind: str) -> dict[str, Recorded]:
+        return self.journal.recorded(self.run_id, kind) if self.resuming else {}
+
+    def known(self, source_id: str, kind: str) -> dict[str, Known]:
+        return self.journal.known(source_id, kind)
+
+    def record(
+        self,
+        outcomes: list[Outcome],
+        fingerprints: Mapping[tuple[str, str], str],
+        source_id: str,
+        *,
+        answered: bool = True,
+    ) -> None:
+        """Record outcomes; ``answered`` ones came back from a bulk request and get a batch number."""
+        if not outcomes:
+            return
+        batch = 0
+        if answered:
+            self.batch += 1
+            batch = self.batch
+        self.journal.record(
+            self.run_id,
+            outcomes,
+            batch=batch,
+            session=self.session,
+            fingerprints=fingerprints,
+            source_id=None if self.dry_run else source_id,
+        )

@@ -1,0 +1,125 @@
+"""One import run's life in the journal: lock, start or resume, and the state it ends in.
+
+``with journaled_run(...) as run:`` holds the journal's lock for the whole block and leaves the run
+``completed`` (the block ended normally), ``interrupted`` (Ctrl-C: re-raised as
+:class:`RunInterruptedError` naming the resume command) or ``failed`` (any other error, re-raised).
+A SIGKILL leaves it ``running``; the next run that takes the lock calls it ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pipeline.errors import ConfigError, PipelineError, RunInterruptedError
+from pipeline.journal import (
+    DEFAULT_JOURNAL,
+    Journal,
+    RunInfo,
+    RunLedger,
+    RunState,
+    file_checksum,
+    journal_lock,
+)
+
+Resume = int | Literal["last"] | None
+# A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.
+ERROR_MAX = 500
+
+
+@dataclass
+class ActiveRun:
+    """The run being worked on, and what the block reports for its end."""
+
+    journal: Journal
+    ledger: RunLedger
+    run_id: int
+    options: dict[str, Any]
+    resumed: bool
+    counts: dict[str, Any] | None = None
+    report_path: str | None = None
+
+
+def input_key(path: str | Path) -> str:
+    """How the journal names an input file: its absolute path."""
+    return str(Path(path).resolve())
+
+
+def resume_command(input_path: str, run_id: int, journal_path: Path) -> str:
+    words = ["contacts-pipeline", "import", input_path, "--resume", str(run_id)]
+    if Path(journal_path).resolve() != DEFAULT_JOURNAL.resolve():
+        words += ["--journal", str(journal_path)]
+    return shlex.join(words)
+
+
+def _to_resume(journal: Journal, resume: int | Literal["last"], key: str, checksum: str) -> RunInfo:
+    if resume == "last":
+        info = journal.last_unfinished(key, checksum)
+        if info is None:
+            raise ConfigError(
+                f"nothing to resume: journal {journal.path} has no unfinished run of {key} with its "
+                "current content; run the import without --resume"
+            )
+        return info
+    info = journal.run(resume)
+    if info is None:
+        raise ConfigError(f"no run {resume} in journal {journal.path} (see `contacts-pipeline runs`)")
+    if info.state is RunState.COMPLETED:
+        raise ConfigError(f"run {resume} already completed; nothing to resume")
+    if info.dry_run:
+        raise ConfigError(f"run {resume} was a dry run; dry runs are not resumed")
+    if info.input_sha256 != checksum:
+        raise ConfigError(
+            f"run {resume} imported {info.input_path} with other content (sha256 {info.input_sha256[:12]}…); "
+            "the file changed since, so start a new import (unchanged records are skipped anyway)"
+        )
+    return info
+
+
+@contextmanager
+def journaled_run(
+    journal_path: str | Path,
+    input_path: str | Path,
+    *,
+    options: Mapping[str, Any],
+    dry_run: bool,
+    resume: Resume = None,
+) -> Iterator[ActiveRun]:
+    """Lock the journal, start (or resume) a run for ``input_path``, and record how it ends.
+
+    On resume the run's recorded ``options`` are handed back in :attr:`ActiveRun.options`: a run goes on
+    as it was started.
+    """
+    journal_path = Path(journal_path)
+    with journal_lock(journal_path), Journal(journal_path) as journal:
+        journal.settle_stale_runs()
+        key = input_key(input_path)
+        checksum = file_checksum(input_path)
+        if resume is None:
+            run_id = journal.start_run(key, checksum, dict(options), dry_run=dry_run)
+            session, recorded, resumed = 1, dict(options), False
+        else:
+            info = _to_resume(journal, resume, key, checksum)
+            run_id, recorded, resumed = info.id, info.options, True
+            session = journal.reopen_run(run_id)
+        ledger = RunLedger(journal, run_id, session, dry_run=dry_run, resuming=resumed)
+        run = ActiveRun(journal, ledger, run_id, recorded, resumed)
+        try:
+            yield run
+        except KeyboardInterrupt:
+            journal.finish_run(run_id, RunState.INTERRUPTED, error="interrupted")
+            command = resume_command(str(input_path), run_id, journal_path)
+            raise RunInterruptedError(
+                f"interrupted: run {run_id} stopped cleanly and every answered batch is in the journal; "
+                f"go on where it stopped with: {command} (and the same connection options)",
+                run_id=run_id,
+            ) from None
+        except BaseException as err:
+            message = str(err) if isinstance(err, PipelineError) else type(err).__name__
+            journal.finish_run(run_id, RunState.FAILED, error=message[:ERROR_MAX])
+            raise
+        journal.finish_run(run_id, RunState.COMPLETED, counts=run.counts, report_path=run.report_path)

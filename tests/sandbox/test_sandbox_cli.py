@@ -1,0 +1,56 @@
+"""``contacts-pipeline sandbox``: refuses non-loopback hosts, prints where it listens, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import httpx
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+
+def test_refuses_a_non_loopback_host_without_allow_remote() -> None:
+    """Binding 0.0.0.0 needs --allow-remote; without it the command exits 2 with the reason."""
+    result = CliRunner().invoke(cli, ["sandbox", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "not a loopback address" in result.output
+    assert "--allow-remote" in result.output
+
+
+def test_help_shows_an_example() -> None:
+    """--help lists the options and an example command line."""
+    result = CliRunner().invoke(cli, ["sandbox", "--help"])
+    assert result.exit_code == 0
+    for option in ("--state", "--rate-limit", "--latency-ms", "--fault-rate", "--seed", "--allow-remote"):
+        assert option in result.output
+    assert "contacts-pipeline sandbox --port" in result.output
+
+
+def test_serves_until_interrupted() -> None:
+    """The command prints its base URL and demo credentials, serves, and stops cleanly on Ctrl-C."""
+    entry = "from pipeline.cli import main; main()"
+    command = [sys.executable, "-c", entry, "sandbox", "--port", "0", "--rate-limit", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            first = proc.stdout.readline()  # type: ignore[union-attr]
+            assert first.startswith("Sandbox listening on http://127.0.0.1:")
+            base_url = first.split()[-1]
+            banner = [proc.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+            assert "demo-client" in banner[0]
+            assert "demo-secret" in banner[1]
+            response = httpx.post(
+                f"{base_url}/oauth/token",
+                auth=("demo-client", "demo-secret"),
+                data={"grant_type": "client_credentials"},
+            )
+            assert response.status_code == 200
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "Sandbox stopped." in out
