@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 from pipeline.fields import Specs, load_specs
 from pipeline.group import AccountConflicts, Grouped, group
 from pipeline.mapping import ColumnMap, load_mapping, resolve_columns, to_canonical
@@ -53,11 +53,22 @@ class ValidationResult:
     warnings: list[str]
 
 
+# A file of thousands of unknown columns should not print them all: the first few say what is going on.
+MAX_LISTED_COLUMNS = 20
+
+
+def listed_columns(names: tuple[str, ...]) -> str:
+    """``names`` joined for a message, cut after :data:`MAX_LISTED_COLUMNS` with how many more there are."""
+    shown = ", ".join(names[:MAX_LISTED_COLUMNS])
+    more = len(names) - MAX_LISTED_COLUMNS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def ignored_columns_warning(columns: ColumnMap) -> str | None:
-    """The one warning naming every input column that fills no field, or None when all are used."""
+    """The one warning naming the input columns that fill no field, or None when all are used."""
     if not columns.ignored:
         return None
-    return "columns not mapped to any field were ignored: " + ", ".join(columns.ignored)
+    return "columns not mapped to any field were ignored: " + listed_columns(columns.ignored)
 
 
 def _conflict_mode(account_conflicts: str) -> AccountConflicts:
@@ -98,7 +109,11 @@ def validate_table(
     specs = specs or load_specs()
     user_mapping = load_mapping(mapping, specs) if mapping is not None else None
 
-    columns = resolve_columns(raw.headers, specs, user_mapping)
+    try:
+        columns = resolve_columns(raw.headers, specs, user_mapping)
+    except InputError as err:
+        # The header problems concern the input file: name it, as the reader's errors do.
+        raise type(err)(f"{raw.path}: {err}") from None
     normalized = normalize(to_canonical(raw.frame, columns), specs, default_region=default_region)
     constants = tuple(columns.constants)
     failures = validate(normalized, specs, columns.headers_for, constants=constants)
@@ -113,6 +128,11 @@ def validate_table(
     report = build_report(raw.frame, grouped.outcomes)
 
     warnings = list(raw.warnings)
+    if columns.missing:
+        warnings.append(
+            "the mapping file names columns this file does not have: "
+            + ", ".join(repr(h) for h in columns.missing)
+        )
     if (ignored := ignored_columns_warning(columns)) is not None:
         warnings.append(ignored)
     warnings.extend(grouped.warnings)

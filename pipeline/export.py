@@ -54,7 +54,11 @@ class Layout:
 
     @property
     def headers(self) -> list[str]:
-        return [s.header for s in (*self.contact, *self.organization)] + list(self.genesys_ids)
+        """Contact fields, account fields, contact custom fields, account custom fields, Genesys ids:
+        the order of the Genesys template with the custom columns after it, as in ``samples/``."""
+        fields = (*self.contact, *self.organization)
+        ordered = [s for s in fields if not s.is_custom] + [s for s in fields if s.is_custom]
+        return [s.header for s in ordered] + list(self.genesys_ids)
 
 
 def build_layout(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -315,16 +315,17 @@ class _Export:
             cursor = page.after
 
     def _restart(self, writer: CsvAppender) -> None:
-        requests = self.state.counts
-        counts = Counts(
-            contact_scan_requests=requests.contact_scan_requests,
-            organization_scan_requests=requests.organization_scan_requests,
+        # In place: the scan loop holds this state object. Scan requests stay counted: they were sent.
+        state, sent = self.state, self.state.counts
+        state.counts = Counts(
+            contact_scan_requests=sent.contact_scan_requests,
+            organization_scan_requests=sent.organization_scan_requests,
         )
-        self.state = replace(self.state, phase=self._first_phase(), cursor=None, counts=counts)
-        self.state.offset = writer.restart()
+        state.phase, state.cursor = self._first_phase(), None
+        state.offset = writer.restart()
+        state.save(self.state_file)
         self.used.clear()
         self.progress.rows_written = 0
-        self.state.save(self.state_file)
 
     async def _scan(self, kind: Kind, cursor: str | None) -> Any:
         o = self.options

@@ -216,7 +216,7 @@ class _Settle:
     """Decides which operations are sent, and records outcomes in the journal (when there is one)."""
 
     ledger: RunLedger | None
-    source_id: str
+    scope: str | None  # where the pushed records are remembered; None: nowhere
     full: bool
     fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -233,13 +233,13 @@ class _Settle:
         if self.full:
             return todo, reused
         by_key = {key: fp for (k, key), fp in self.fingerprints.items() if k == kind}
-        todo, unchanged = skip_unchanged(todo, self.ledger.known(self.source_id, kind), by_key)
+        todo, unchanged = skip_unchanged(todo, self.ledger.known(self.scope, kind), by_key)
         self.record(unchanged, answered=False)
         return todo, reused + unchanged
 
     def record(self, outcomes: list[Outcome], *, answered: bool = True) -> None:
         if self.ledger is not None:
-            self.ledger.record(outcomes, self.fingerprints, self.source_id, answered=answered)
+            self.ledger.record(outcomes, self.fingerprints, self.scope, answered=answered)
 
 
 async def push_grouped(
@@ -287,7 +287,7 @@ async def push_grouped(
         return _new_source_dry_run(decided, organizations, contacts, started)
     concurrency = options.concurrency or default_concurrency(rate_limit)
     stats = PushStats()
-    settle = _Settle(ledger, source_id, options.full)
+    settle = _Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
     settle.fingerprint(organizations)
     settle.fingerprint(contacts)
 
@@ -476,6 +476,8 @@ def import_file(
     progress: Progress | None = None,
     journal: str | Path | None = None,
     resume: Resume = None,
+    target: str | None = None,
+    remember: bool = True,
 ) -> ImportResult:
     """Validate a file, push what is valid, and write the reconciliation file and SUMMARY.json.
 
@@ -483,6 +485,8 @@ def import_file(
     to their last successful push are ``unchanged`` and not sent (unless ``options.full``), and
     ``resume`` (a run id, or ``"last"`` for the newest unfinished run of this file) goes on with an
     interrupted run, using the options it was started with. Ctrl-C raises ``RunInterruptedError``.
+    Pushed records are remembered per ``target`` (default: the API base URL) and external source;
+    ``remember=False`` is for targets that forget between runs (an in-memory sandbox).
     """
     started = time.monotonic()
     raw = read_table(path)
@@ -501,7 +505,10 @@ def import_file(
     if resume is not None and options.dry_run:
         raise ConfigError("a dry run cannot resume a run (it would change nothing)")
     recorded = _recorded_options(options, file, settings)
-    with journaled_run(journal, path, options=recorded, dry_run=options.dry_run, resume=resume) as run:
+    where = (target or settings.api_base_url) if remember else None
+    with journaled_run(
+        journal, path, options=recorded, dry_run=options.dry_run, resume=resume, target=where
+    ) as run:
         if run.resumed:
             options, file = _restored_options(run.options, options)
         result = _import(path, raw, settings, options, file, progress, started, ledger=run.ledger)

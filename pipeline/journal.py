@@ -5,9 +5,12 @@ It records
 * ``runs``: one row per import (input path and sha256, options, start/end, state, counts, report path);
 * ``outcomes``: every record's outcome in a run, committed as soon as its bulk batch is answered (so a
   crash loses at most the batches in flight, and ``--resume`` sends none of the answered ones again);
-* ``accounts``: external source id + Account ID -> Genesys organization id;
-* ``fingerprints``: external source id + kind + key -> fingerprint and Genesys id of the last push,
-  the fingerprint cleared when that push failed (a re-import then sends the record again).
+* ``accounts``: scope + Account ID -> Genesys organization id;
+* ``fingerprints``: scope + kind + key -> fingerprint and Genesys id of the last push, the fingerprint
+  cleared when that push failed (a re-import then sends the record again).
+
+A *scope* names where records went: the target (API base URL, or a sandbox's state file) and the
+external source id. The source id alone is not enough: every sandbox has the same demo source id.
 
 It never stores tokens, secrets or record fields: the only personal data are the keys (Contact ID,
 Account ID) and the API's error messages, which the reconciliation file needs. One writer at a time,
@@ -70,18 +73,18 @@ CREATE TABLE IF NOT EXISTS outcomes (
     session INTEGER NOT NULL,
     PRIMARY KEY (run_id, kind, key));
 CREATE TABLE IF NOT EXISTS accounts (
-    source_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
     account_id TEXT NOT NULL,
     organization_id TEXT NOT NULL,
-    PRIMARY KEY (source_id, account_id));
+    PRIMARY KEY (scope, account_id));
 CREATE TABLE IF NOT EXISTS fingerprints (
-    source_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
     fingerprint TEXT,
     genesys_id TEXT,
     run_id INTEGER NOT NULL,
-    PRIMARY KEY (source_id, kind, key));
+    PRIMARY KEY (scope, kind, key));
 """
 
 _SENT = (Status.CREATED, Status.UPDATED)
@@ -188,9 +191,16 @@ class Journal:
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                         (SCHEMA_VERSION,),
                     )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise ConfigError(f"{self.path} is not a usable journal: {err}") from err
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            self._db.close()
+            raise ConfigError(
+                f"{self.path} is a journal of another version ({row[0] if row else 'unknown'}, this "
+                f"contacts-pipeline writes {SCHEMA_VERSION}); pass --journal to start a new one"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -331,17 +341,15 @@ class Journal:
         )
         return {key: Recorded(Status(status), gid, code, msg) for key, status, gid, code, msg in rows}
 
-    def known(self, source_id: str, kind: str) -> dict[str, Known]:
+    def known(self, scope: str, kind: str) -> dict[str, Known]:
         rows = self._db.execute(
-            "SELECT key, fingerprint, genesys_id FROM fingerprints WHERE source_id = ? AND kind = ?",
-            (source_id, kind),
+            "SELECT key, fingerprint, genesys_id FROM fingerprints WHERE scope = ? AND kind = ?",
+            (scope, kind),
         )
         return {key: Known(fp, gid) for key, fp, gid in rows}
 
-    def account_map(self, source_id: str) -> dict[str, str]:
-        rows = self._db.execute(
-            "SELECT account_id, organization_id FROM accounts WHERE source_id = ?", (source_id,)
-        )
+    def account_map(self, scope: str) -> dict[str, str]:
+        rows = self._db.execute("SELECT account_id, organization_id FROM accounts WHERE scope = ?", (scope,))
         return dict(rows.fetchall())
 
     def record(
@@ -352,10 +360,10 @@ class Journal:
         batch: int,
         session: int,
         fingerprints: Mapping[tuple[str, str], str],
-        source_id: str | None,
+        scope: str | None,
     ) -> None:
-        """Record one batch's outcomes in one transaction; with ``source_id`` also remember what was
-        pushed (fingerprints, account map). Dry runs pass ``source_id=None``: they wrote nothing."""
+        """Record one batch's outcomes in one transaction; with a ``scope`` also remember what was
+        pushed (fingerprints, account map). Dry runs pass ``scope=None``: they wrote nothing."""
         outcomes = list(outcomes)
         with self._write() as db:
             db.executemany(
@@ -367,8 +375,8 @@ class Journal:
                     for o in outcomes
                 ],
             )  # fmt: skip
-            if source_id is not None:
-                self._remember(db, run_id, outcomes, fingerprints, source_id)
+            if scope is not None:
+                self._remember(db, run_id, outcomes, fingerprints, scope)
 
     @staticmethod
     def _remember(
@@ -376,27 +384,27 @@ class Journal:
         run_id: int,
         outcomes: list[Outcome],
         fingerprints: Mapping[tuple[str, str], str],
-        source_id: str,
+        scope: str,
     ) -> None:
         for o in outcomes:
             if o.status in _SENT and o.genesys_id is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO fingerprints (source_id, kind, key, fingerprint, genesys_id, "
+                    "INSERT OR REPLACE INTO fingerprints (scope, kind, key, fingerprint, genesys_id, "
                     "run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (source_id, o.kind, o.key, fingerprints.get((o.kind, o.key)), o.genesys_id, run_id),
+                    (scope, o.kind, o.key, fingerprints.get((o.kind, o.key)), o.genesys_id, run_id),
                 )
                 if o.kind == "organization":
                     db.execute(
-                        "INSERT OR REPLACE INTO accounts (source_id, account_id, organization_id) "
+                        "INSERT OR REPLACE INTO accounts (scope, account_id, organization_id) "
                         "VALUES (?, ?, ?)",
-                        (source_id, o.key, o.genesys_id),
+                        (scope, o.key, o.genesys_id),
                     )
             elif o.status is Status.FAILED:
                 # The record may or may not have been written: the next import must send it again.
                 db.execute(
                     "UPDATE fingerprints SET fingerprint = NULL, run_id = ? "
-                    "WHERE source_id = ? AND kind = ? AND key = ?",
-                    (run_id, source_id, o.kind, o.key),
+                    "WHERE scope = ? AND kind = ? AND key = ?",
+                    (run_id, scope, o.kind, o.key),
                 )
 
 
@@ -407,26 +415,41 @@ class RunLedger:
     happens before the batch counts as done.
     """
 
-    def __init__(self, journal: Journal, run_id: int, session: int, *, dry_run: bool, resuming: bool) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        run_id: int,
+        session: int,
+        *,
+        dry_run: bool,
+        resuming: bool,
+        target: str | None = None,
+    ) -> None:
         self.journal = journal
         self.run_id = run_id
         self.session = session
         self.dry_run = dry_run
         self.resuming = resuming
+        # Where records go (API base URL, sandbox state file); None: a target with no memory between
+        # runs (an in-memory sandbox), so nothing is skipped as unchanged and nothing remembered.
+        self.target = target
         # Batch numbers go on across sessions, so a resumed run's batches never collide with earlier ones.
         self.batch = journal.last_batch(run_id)
+
+    def scope(self, source_id: str) -> str | None:
+        return f"{self.target} {source_id}" if self.target is not None else None
 
     def recorded(self, kind: str) -> dict[str, Recorded]:
         return self.journal.recorded(self.run_id, kind) if self.resuming else {}
 
-    def known(self, source_id: str, kind: str) -> dict[str, Known]:
-        return self.journal.known(source_id, kind)
+    def known(self, scope: str | None, kind: str) -> dict[str, Known]:
+        return self.journal.known(scope, kind) if scope is not None else {}
 
     def record(
         self,
         outcomes: list[Outcome],
         fingerprints: Mapping[tuple[str, str], str],
-        source_id: str,
+        scope: str | None,
         *,
         answered: bool = True,
     ) -> None:
@@ -443,5 +466,5 @@ class RunLedger:
             batch=batch,
             session=self.session,
             fingerprints=fingerprints,
-            source_id=None if self.dry_run else source_id,
+            scope=None if self.dry_run else scope,
         )

@@ -88,11 +88,12 @@ def journaled_run(
     options: Mapping[str, Any],
     dry_run: bool,
     resume: Resume = None,
+    target: str | None = None,
 ) -> Iterator[ActiveRun]:
     """Lock the journal, start (or resume) a run for ``input_path``, and record how it ends.
 
     On resume the run's recorded ``options`` are handed back in :attr:`ActiveRun.options`: a run goes on
-    as it was started.
+    as it was started. ``target`` names where records go, for change-only memory (see RunLedger).
     """
     journal_path = Path(journal_path)
     with journal_lock(journal_path), Journal(journal_path) as journal:
@@ -106,7 +107,7 @@ def journaled_run(
             info = _to_resume(journal, resume, key, checksum)
             run_id, recorded, resumed = info.id, info.options, True
             session = journal.reopen_run(run_id)
-        ledger = RunLedger(journal, run_id, session, dry_run=dry_run, resuming=resumed)
+        ledger = RunLedger(journal, run_id, session, dry_run=dry_run, resuming=resumed, target=target)
         run = ActiveRun(journal, ledger, run_id, recorded, resumed)
         try:
             yield run

@@ -49,6 +49,9 @@ class ColumnMap:
     constants: dict[str, str]
     ignored: tuple[str, ...]
     headers_for: dict[str, str]
+    # Mapping-file headers the input does not have: a mapping is often shared by exports of one CRM, so
+    # this is a warning, unless the missing column was the only key.
+    missing: tuple[str, ...] = ()
 
 
 def header_key(header: str) -> str:
@@ -136,7 +139,10 @@ def _custom_column(header: str, specs: Specs) -> str | None:
 
 def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | None = None) -> ColumnMap:
     """Decide which canonical column every input header fills; unknown headers are listed as ignored."""
+    headers = tuple(headers)
     mapped = {header_key(h): t for h, t in (mapping.columns if mapping else {}).items()}
+    present_keys = {header_key(h) for h in headers}
+    missing = tuple(h for h in (mapping.columns if mapping else {}) if header_key(h) not in present_keys)
     constants = dict(mapping.constants) if mapping else {}
     spec_index = _spec_header_index(specs)
     # Outcome columns of a reconciliation file fed back as input are expected and dropped silently.
@@ -178,10 +184,24 @@ def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | Non
 
     present = set(columns.values()) | set(constants)
     if CONTACT_KEY not in present and ORGANIZATION_KEY not in present:
+        absent_keys = [h for h in missing if mapped[header_key(h)] in (CONTACT_KEY, ORGANIZATION_KEY)]
+        hint = (
+            f"; the mapping file maps {', '.join(repr(h) for h in absent_keys)} to a key, "
+            "but the file has no such column"
+            if absent_keys
+            else ""
+        )
         raise MissingKeyColumnError(
             "no Contact ID or Account ID column; expected a header such as 'Contact ID' or 'Account ID'"
+            + hint
         )
-    return ColumnMap(columns=columns, constants=constants, ignored=tuple(ignored), headers_for=headers_for)
+    return ColumnMap(
+        columns=columns,
+        constants=constants,
+        ignored=tuple(ignored),
+        headers_for=headers_for,
+        missing=missing,
+    )
 
 
 def to_canonical(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:

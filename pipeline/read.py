@@ -52,6 +52,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 _BLANK = "__blank_header_{}"
 _STALE_SOURCE_ROW = "__previous_source_row"
 
@@ -89,6 +90,7 @@ def read_table(path: str | Path) -> RawTable:
         header = _read_header(source, path)
         frame = _parse(source, header, path, warnings)
         frame = _number_rows(frame, source, header)
+    _reject_other_delimiter_rows(frame, header.delimiter, path)
     frame = _drop_blank_header_columns(frame, path, warnings)
     frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
@@ -185,7 +187,9 @@ def _transcode(path: Path, target: Path, codec: str, label: str) -> None:
 
 def _read_header(source: Path, path: Path) -> _Header:
     with source.open("rb") as f:
-        head = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(f.read(HEAD_BYTES))
+        window = f.read(HEAD_BYTES)
+        whole = not f.read(1)
+    head = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(window)
     start, blank = 0, 0
     while True:
         end = head.find("\n", start)
@@ -193,12 +197,27 @@ def _read_header(source: Path, path: Path) -> _Header:
         if line.strip("\r") or end < 0:
             break
         start, blank = end + 1, blank + 1
-    record, counts = _first_record(head[start:])
+    rest = head[start:]
+    record, counts = _first_record(rest)
     if not record.strip():
         raise UnreadableFileError(f"{path}: the file is empty")
+    if "\n" not in rest and "\r" in record.strip("\r"):
+        raise UnreadableFileError(
+            f"{path}: lines end with a bare carriage return (classic Mac OS line ends); "
+            "save the file with Windows (CRLF) or Unix (LF) line ends"
+        )
+    if not whole and len(record) >= len(rest.removesuffix("\r")):
+        # The header record did not end within the window: a text with no line ends, or not a CSV at all.
+        raise UnreadableFileError(
+            f"{path}: the first row has no line end within its first {HEAD_BYTES // (1 << 20)} MB; "
+            "this is not a CSV header row"
+        )
     delimiter = max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
     reader = csv.reader(io.StringIO(record, newline=""), delimiter=delimiter)
-    names = tuple(_clean(name) for name in next(reader, []))
+    try:
+        names = tuple(_clean(name) for name in next(reader, []))
+    except csv.Error as err:
+        raise UnreadableFileError(f"{path}: the header row cannot be read ({err})") from None
     if not any(names):
         raise UnreadableFileError(f"{path}: no header row (the first row has no column names)")
     _reject_duplicates(names, path)
@@ -261,6 +280,9 @@ def _parse(source: Path, header: _Header, path: Path, warnings: list[str]) -> pl
             warnings.append(f"{extra} row(s) end with empty fields beyond the last column; they were ignored")
             frame = read(truncate=True)
     except pl.exceptions.PolarsError as err:
+        problem = _quote_problem(source, header.delimiter)
+        if problem is not None:
+            raise UnreadableFileError(f"{path}: not a valid CSV file: {problem}") from None
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UnreadableFileError(f"{path}: not a valid CSV file ({reason})") from None
     if frame.width != len(header.names):
@@ -269,6 +291,44 @@ def _parse(source: Path, header: _Header, path: Path, warnings: list[str]) -> pl
         )
     frame.columns = [_column_name(name, i) for i, name in enumerate(header.names, start=1)]
     return frame
+
+
+def _quote_problem(source: Path, delimiter: str) -> str | None:
+    """The first misplaced quote in the file, named by its spreadsheet row, or None when quotes are fine.
+
+    Only called after polars refused the file, to say where: a slow character walk is fine there.
+    """
+    row = opened = 0
+    quoted = closed = False
+    start = True
+    ends = (delimiter, "\r", "\n")
+    with source.open(encoding="utf-8-sig", newline="") as f:
+        for line in f:
+            if not quoted:
+                row += 1
+            for ch in line:
+                if quoted:
+                    if ch == '"':
+                        quoted, closed = False, True
+                elif closed:
+                    if ch == '"':  # a doubled quote inside a quoted cell
+                        quoted, closed = True, False
+                    elif ch in ends:
+                        closed, start = False, True
+                    else:
+                        return f"row {row}: text after the closing quote of a quoted cell"
+                elif ch == '"':
+                    if not start:
+                        return (
+                            f"row {row}: a quote inside an unquoted cell; quote the whole cell "
+                            'and double the quote ("")'
+                        )
+                    quoted, opened, start = True, row, False
+                else:
+                    start = ch in ends
+    if quoted:
+        return f"row {opened}: a quoted cell is never closed (a missing quote swallows the rest of the file)"
+    return None
 
 
 def _column_name(name: str, position: int) -> str:
@@ -333,6 +393,29 @@ def _number_rows(frame: pl.DataFrame, source: Path, header: _Header) -> pl.DataF
         )
         numbered = numbered.filter(~(pl.col("__all_null") & pl.col("__line").is_in(blank_lines.implode())))
     return numbered.select(SOURCE_ROW, *columns)
+
+
+def _reject_other_delimiter_rows(frame: pl.DataFrame, delimiter: str, path: Path) -> None:
+    """Refuse rows written with another delimiter than the header's (all of it lands in the first cell).
+
+    Such a row would otherwise be read as one long key with every other cell empty, and be imported.
+    """
+    columns = [c for c in frame.columns if c != SOURCE_ROW]
+    if len(columns) < 2:
+        return
+    first, others = columns[0], columns[1:]
+    rest_empty = pl.all_horizontal([pl.col(c).is_null() for c in others])
+    needed = min(len(others), 2)
+    for other in DELIMITERS:
+        if other == delimiter:
+            continue
+        hits = frame.filter(rest_empty & (pl.col(first).str.count_matches(other, literal=True) >= needed))
+        if hits.height:
+            row = hits.get_column(SOURCE_ROW).item(0)
+            raise UnreadableFileError(
+                f"{path}: row {row} is separated by {_DELIMITER_NAMES[other]} but the header by "
+                f"{_DELIMITER_NAMES[delimiter]}; save the file with one delimiter throughout"
+            )
 
 
 def _drop_blank_header_columns(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFrame:

@@ -94,10 +94,12 @@ def test_binary_file_exits_2_with_one_line(tmp_path: Path) -> None:
 
 def test_missing_key_column_exits_2_naming_the_expected_headers(tmp_path: Path) -> None:
     """A file without Contact ID or Account ID explains which header it expected."""
-    result = invoke(write(tmp_path, "First Name,Last Name\nAnn,Lee\n"))
+    path = write(tmp_path, "First Name,Last Name\nAnn,Lee\n")
+    result = invoke(path)
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "Error: no Contact ID or Account ID column; expected a header such as 'Contact ID' or 'Account ID'"
+        f"Error: {path}: no Contact ID or Account ID column; "
+        "expected a header such as 'Contact ID' or 'Account ID'"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pipeline.fields import FieldType
@@ -45,4 +45,6 @@ def test_field_types_can_be_passed_as_the_kind() -> None:
 )
 def test_a_masked_value_never_contains_the_value(value: str, kind: str) -> None:
     """Whatever the kind, the whole original value never survives masking."""
+    # "@domain" has nothing personal to hide: the domain is kept on purpose.
+    assume(not (kind == "email" and value.rpartition("@")[0] == "" and "@" in value))
     assert value not in mask(value, kind)

@@ -12,6 +12,7 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 
 
 class PipelineGroup(click.Group):
@@ -30,8 +31,19 @@ class PipelineGroup(click.Group):
 
 @click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contacts-pipeline")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="warning",
+    show_default=True,
+    help="Log detail on stderr (names, emails and phones are masked; secrets never logged).",
+)
+@click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True, help="Log line format."
+)
+def cli(log_level: str, log_format: str) -> None:
     """Move customer records between spreadsheets and Genesys Cloud External Contacts."""
+    configure_logging(log_level, log_format)
 
 
 def _register() -> None:
@@ -45,6 +57,12 @@ def _register() -> None:
     from pipeline.cli import import_cmd
 
     cli.add_command(import_cmd.import_)
+    from pipeline.cli import export_cmd
+
+    cli.add_command(export_cmd.export_)
+    from pipeline.cli import runs_cmd
+
+    cli.add_command(runs_cmd.runs)
 
 
 _register()

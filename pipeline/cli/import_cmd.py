@@ -10,8 +10,8 @@ from pipeline.cli.connection import api_options, rate_limit_option, sandbox_opti
 from pipeline.cli.progress import progress_display
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.cli.summary import render_import_summary
-from pipeline.journal_run import Resume
 from pipeline.importer import DEFAULT_EXTERNAL_SOURCE, ImportOptions, Progress, import_file
+from pipeline.journal_run import Resume
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")
@@ -164,6 +164,10 @@ def import_(
             progress=progress,
             journal=journal,
             resume=run_to_resume,
+            # An embedded sandbox is its state file; one without a state file forgets everything when
+            # it stops, so there is nothing for change-only imports to remember.
+            target=f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
+            remember=not sandbox or sandbox_state is not None,
         )
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from pipeline.api import ACCOUNT_CONFLICT_MODES, ValidationResult, ignored_columns_warning, validate_file
+from pipeline.api import (
+    ACCOUNT_CONFLICT_MODES,
+    ValidationResult,
+    ignored_columns_warning,
+    listed_columns,
+    validate_file,
+)
 from pipeline.reconcile import write_report
 
 # Exit code when the file was read and checked but some rows are not valid (0 = all valid; 2 = the file
@@ -28,7 +34,7 @@ def render_summary(result: ValidationResult) -> list[str]:
         f"  warnings             {s.warnings:>8}",
     ]
     if result.columns.ignored:
-        lines.append("Ignored columns (not mapped to any field): " + ", ".join(result.columns.ignored))
+        lines.append("Ignored columns (not mapped to any field): " + listed_columns(result.columns.ignored))
     # The ignored-columns warning already has its own line above; show it once.
     listed = ignored_columns_warning(result.columns)
     lines.extend(f"Warning: {w}" for w in result.warnings if w != listed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Final
 
+from pipeline.logs import register_secret
+
 MASK: Final = "***"
 
 
@@ -19,6 +21,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # Anything that formats the raw value by mistake is still caught by the log filter.
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value

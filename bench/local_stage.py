@@ -1,0 +1,67 @@
+"""One measurement of the local stage, meant to run alone in a fresh process (``bench/run.py`` starts it).
+
+    python bench/local_stage.py FILE  ->  one JSON object on stdout
+
+read + map + normalize + validate + group (``validate_table``), then plan: every organization and contact
+operation built and kept in a list, as ``push_grouped`` does before the first request. Peak RSS is the
+process's high-water mark (``VmHWM``), so it covers the interpreter and the imports as well: it is what
+the machine must have free to run the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.api import validate_table
+from pipeline.fields import load_specs
+from pipeline.plan import PlanOptions, contact_operations, organization_operations
+from pipeline.read import read_table
+
+# What the demo sandbox calls its schemas; the plan only copies the reference into each payload.
+PLAN_OPTIONS = PlanOptions(
+    external_source_id="00000000-0000-4000-8000-000000000001",
+    contact_schema={"id": "bench-contact-schema", "version": 1},
+)
+
+
+def peak_rss_mb() -> float:
+    """The high-water mark of resident memory, from /proc where there is one, else getrusage."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def measure(path: Path) -> dict[str, Any]:
+    specs = load_specs()
+    started = time.perf_counter()
+    raw = read_table(path)
+    read_s = time.perf_counter() - started
+    result = validate_table(raw, specs=specs)
+    validated_s = time.perf_counter() - started
+    organizations = list(organization_operations(result.grouped.organizations, specs, PLAN_OPTIONS))
+    contacts = list(contact_operations(result.grouped.contacts, specs, PLAN_OPTIONS))
+    total_s = time.perf_counter() - started
+    return {
+        "rows": raw.frame.height,
+        "seconds": round(total_s, 2),
+        "read_s": round(read_s, 2),
+        "map_normalize_validate_group_s": round(validated_s - read_s, 2),
+        "plan_s": round(total_s - validated_s, 2),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "organizations": len(organizations),
+        "contacts": len(contacts),
+        "invalid_rows": result.summary.invalid_rows,
+        "conflict_rows": result.summary.conflict_rows,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(Path(sys.argv[1]))))

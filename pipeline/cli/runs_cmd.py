@@ -1,0 +1,129 @@
+"""``contacts-pipeline runs``: the import runs a journal has recorded, and one run in detail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from pipeline.journal import DEFAULT_JOURNAL, Journal, RunInfo, RunState, lock_is_free
+from pipeline.journal_run import resume_command
+
+F = TypeVar("F", bound=Callable[..., object])
+JOURNAL_ENV = "CONTACTS_PIPELINE_JOURNAL"
+
+
+def journal_option(command: F) -> F:
+    """``--journal PATH``, shared by ``import`` and ``runs``."""
+    return click.option(
+        "--journal",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_JOURNAL,
+        envvar=JOURNAL_ENV,
+        show_default=True,
+        help="Run journal (SQLite): makes runs resumable and re-imports change-only.",
+    )(command)
+
+
+def _state(run: RunInfo, live: bool) -> str:
+    # A run still marked running while nobody holds the lock was killed: say so before the next import does.
+    if run.state is RunState.RUNNING and not live:
+        return str(RunState.INTERRUPTED)
+    return str(run.state)
+
+
+def _records(run: RunInfo, kind: str) -> str:
+    counts = run.records.get(kind, {})
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-"
+
+
+def _rows(run: RunInfo) -> str:
+    rows = (run.counts or {}).get("rows")
+    if not rows:
+        return "-"
+    return f"{rows['succeeded']}/{rows['total']} ok"
+
+
+def _open(journal: Path) -> tuple[Journal, bool]:
+    live = not lock_is_free(journal) if journal.exists() else False
+    return Journal(journal, create=False), live
+
+
+@click.group("runs", invoke_without_command=True)
+@journal_option
+@click.pass_context
+def runs(ctx: click.Context, journal: Path) -> None:
+    """List the import runs recorded in the journal, newest first: id, start, state, input, counts.
+
+    \b
+    Example:
+      contacts-pipeline runs
+      contacts-pipeline runs show 3
+    """
+    ctx.obj = journal
+    if ctx.invoked_subcommand is not None:
+        return
+    db, live = _open(journal)
+    with db:
+        recorded = db.runs()
+    if not recorded:
+        click.echo(f"No runs in {journal}.")
+        return
+    click.echo(f"{'run':>4}  {'started':<25}  {'state':<11}  {'rows':<12}  input / records")
+    for run in recorded:
+        mode = " (dry run)" if run.dry_run else ""
+        click.echo(
+            f"{run.id:>4}  {run.started_at:<25}  {_state(run, live):<11}  {_rows(run):<12}  "
+            f"{run.input_path}{mode}"
+        )
+        click.echo(
+            f"{'':>4}  organizations: {_records(run, 'organization')}; contacts: {_records(run, 'contact')}"
+        )
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@click.option(
+    "--journal",
+    "journal_override",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run journal (default: the one given to `runs`).",
+)
+@click.pass_obj
+def show(journal: Path, run_id: int, journal_override: Path | None) -> None:
+    """Print one run's summary, its counts and where its reconciliation file is.
+
+    \b
+    Example:
+      contacts-pipeline runs show 3
+    """
+    journal = journal_override or journal
+    db, live = _open(journal)
+    with db:
+        run = db.run(run_id)
+        batches = db.batches(run_id) if run else 0
+    if run is None:
+        raise click.ClickException(f"no run {run_id} in {journal} (see `contacts-pipeline runs`)")
+    state = _state(run, live)
+    lines = [
+        f"run          {run.id}{' (dry run)' if run.dry_run else ''}",
+        f"state        {state}" + (f" ({run.error})" if run.error and state != "completed" else ""),
+        f"input        {run.input_path}",
+        f"sha256       {run.input_sha256}",
+        f"started      {run.started_at}",
+        f"ended        {run.ended_at or '-'}",
+        f"sessions     {run.sessions}",
+        f"batches      {batches} answered",
+        f"organizations {_records(run, 'organization')}",
+        f"contacts     {_records(run, 'contact')}",
+        f"rows         {_rows(run)}",
+        f"options      {json.dumps(run.options.get('import', {}), sort_keys=True)}",
+        f"report       {run.report_path or '(not written yet)'}",
+    ]
+    for line in lines:
+        click.echo(line)
+    if state != str(RunState.COMPLETED) and not run.dry_run and not live:
+        click.echo(f"resume with  {resume_command(run.input_path, run.id, journal)}")

@@ -1,0 +1,15 @@
+"""Fixtures for every test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's imports use a journal of their own, never `.contacts-pipeline/` in the working tree:
+    a shared one would make a re-import report `unchanged`, and two test sessions at once would meet
+    each other's lock."""
+    monkeypatch.setenv("CONTACTS_PIPELINE_JOURNAL", str(tmp_path / "journal" / "journal.db"))

@@ -1,0 +1,264 @@
+"""The fault suite: imports of a few thousand rows through every fault the sandbox can throw at once.
+
+429 storms (the server's budget below the client's), 5xx answers, retryable per-entity errors, writes
+dropped after being applied, latency spikes and tokens revoked mid-run, all seeded. Whatever happens, every
+input row must come back exactly once in the reconciliation file with a final status for each of its parts,
+the sandbox must hold exactly one record per key, and SUMMARY.json must agree with the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline import push as push_module
+from pipeline.genesys.settings import ClientSettings, settings_from
+from pipeline.importer import ImportOptions, Progress, import_file
+from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
+
+SEED = 20240607
+ROWS = 2_500
+CONTACTS_PER_ACCOUNT = 5
+# One-second windows keep the suite fast; the server allows fewer requests than the client sends: a storm.
+WINDOW_S = 1.0
+SERVER_BUDGET = 40
+CLIENT_BUDGET = 60
+FINAL = ("created", "updated")
+OPTIONS = ImportOptions(create_source=True, concurrency=6)
+FIRST = ("Ann", "Bob", "Chloé", "Dmitri", "Eve", "François", "Grace", "Hiro", "Ines", "Jürgen")
+LAST = ("Lee", "Ray", "Ng", "O'Brien", "Müller", "Søndergaard", "Tanaka", "Verma", "Wójcik", "Zhou")
+HEADER = [
+    "Contact ID",
+    "Contact First Name",
+    "Contact Last Name",
+    "Contact Work Email",
+    "Contact Cell Phone",
+    "Account ID",
+    "Account Name",
+    "Account City",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_entity_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push_module, "ENTITY_RETRY_DELAY_S", 0.01)
+
+
+def _generate(path: Path, rows: int) -> Path:
+    """A seeded file of ``rows`` contacts, ``CONTACTS_PER_ACCOUNT`` per account."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + SEED) % len(LAST)]
+            account = i // CONTACTS_PER_ACCOUNT
+            writer.writerow(
+                [
+                    f"C-{i:05d}",
+                    first,
+                    last,
+                    f"{first.lower()}.{i}@example.com",
+                    f"+44 7700 9{i:05d}",
+                    f"A-{account:04d}",
+                    f"Account {account} Ltd",
+                    ("Leeds", "Lyon", "Osaka")[account % 3],
+                ]
+            )
+    return path
+
+
+def _settings(sb: Sandbox, **changes: object) -> ClientSettings:
+    settings = settings_from(
+        region=None,
+        base_url=sb.base_url,
+        client_id=sb.client_id,
+        client_secret=sb.client_secret,
+        rate_limit=CLIENT_BUDGET,
+        env={},
+    )
+    return replace(  # type: ignore[arg-type]
+        settings, rate_window_s=WINDOW_S, backoff_base_s=0.02, backoff_max_s=0.5, **changes
+    )
+
+
+class _Weather:
+    """A background thread that alternates calm and latency spikes and revokes every token now and then."""
+
+    def __init__(self, sb: Sandbox, *, period_s: float = 0.4, revoke_every: int = 4) -> None:
+        self._sb = sb
+        self._period_s = period_s
+        self._revoke_every = revoke_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fault-weather", daemon=True)
+        self.revocations = 0
+
+    def _run(self) -> None:
+        tick = 0
+        while not self._stop.wait(self._period_s):
+            tick += 1
+            spike = tick % 2 == 1
+            self._sb.configure(latency_ms=250 if spike else 2, latency_jitter_ms=150 if spike else 5)
+            if tick % self._revoke_every == 0:
+                self._sb.revoke_tokens()
+                self.revocations += 1
+
+    def __enter__(self) -> _Weather:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _revoke_halfway(sb: Sandbox, total: int) -> Progress:
+    """Progress that revokes every token once, when half the contacts are done (not left to timing)."""
+    progress = Progress()
+    fired = threading.Event()
+
+    def listener(p: Progress) -> None:
+        if not fired.is_set() and p.contacts_done >= total // 2:
+            fired.set()
+            sb.revoke_tokens()
+
+    progress.listeners.append(listener)
+    return progress
+
+
+@pytest.fixture
+def stormy() -> Iterator[Sandbox]:
+    config = SandboxConfig(
+        rate_limit=SERVER_BUDGET,
+        rate_window_s=WINDOW_S,
+        fault_rate=0.3,  # about 10 % each of 5xx, retryable entity errors and drops after a write
+        seed=SEED,
+        latency_ms=2,
+        latency_jitter_ms=5,
+    )
+    with run_sandbox(config) as sb:
+        yield sb
+
+
+def _external_ids(sb: Sandbox, kind: str) -> Counter[str]:
+    return Counter(x["value"] for r in sb.store.all(kind) for x in r.get("externalIds") or ())
+
+
+def _assert_every_row_once_with_final_statuses(report: pl.DataFrame, rows: int, allowed: tuple[str, ...]) -> None:
+    assert report.height == rows
+    assert report["source_row"].cast(pl.Int64).to_list() == list(range(2, rows + 2)), "each row once, in order"
+    assert report["Contact ID"].n_unique() == rows
+    for part in ("organization_status", "contact_status"):
+        statuses = set(report[part].to_list())
+        assert statuses <= set(allowed), f"{part}: {statuses}"
+
+
+def _assert_one_record_per_key(sb: Sandbox, contacts: int, organizations: int) -> None:
+    """Distinct ExternalIds equal stored records: no lost write and no duplicate."""
+    contact_ids, organization_ids = _external_ids(sb, "contacts"), _external_ids(sb, "organizations")
+    assert sb.store.count("contacts") == len(contact_ids) == contacts
+    assert sb.store.count("organizations") == len(organization_ids) == organizations
+    assert max(contact_ids.values()) == 1
+    assert max(organization_ids.values()) == 1
+
+
+def _assert_links_match_the_report(sb: Sandbox, report: pl.DataFrame) -> None:
+    """Each stored contact is the one the report names, linked to the organization of its Account ID."""
+    contacts = {c["id"]: c for c in sb.store.all("contacts")}
+    organizations = {o["id"]: o for o in sb.store.all("organizations")}
+    for row in report.filter(pl.col("contact_status").is_in(FINAL)).iter_rows(named=True):
+        contact = contacts[row["contact_id"]]
+        assert contact["externalIds"][0]["value"] == row["Contact ID"]
+        organization = organizations[contact["externalOrganization"]["id"]]
+        assert organization["externalIds"][0]["value"] == row["Account ID"]
+        assert organization["id"] == row["organization_id"]
+
+
+def test_an_import_through_every_fault_at_once_loses_no_row_and_duplicates_no_record(
+    stormy: Sandbox, tmp_path: Path
+) -> None:
+    """429 storms, 5xx, entity errors, drops after a write, latency spikes and revoked tokens: all rows land once."""
+    path = _generate(tmp_path / "contacts.csv", ROWS)
+    report_path = tmp_path / "out" / "reconciliation.csv"
+    with _Weather(stormy) as weather:
+        result = import_file(
+            path,
+            _settings(stormy, max_attempts=10),
+            OPTIONS,
+            report_path=report_path,
+            progress=_revoke_halfway(stormy, ROWS),
+            journal=tmp_path / "journal.db",
+        )
+    organizations = ROWS // CONTACTS_PER_ACCOUNT
+
+    written = pl.read_csv(report_path, infer_schema=False)
+    _assert_every_row_once_with_final_statuses(written, ROWS, FINAL)
+    assert written["contact_id"].null_count() == 0
+    assert written["organization_id"].null_count() == 0
+    _assert_one_record_per_key(stormy, ROWS, organizations)
+    _assert_links_match_the_report(stormy, written)
+
+    summary = json.loads((report_path.parent / "SUMMARY.json").read_text(encoding="utf-8"))
+    assert summary["rows"] == {
+        "total": ROWS,
+        "succeeded": ROWS,
+        "not_succeeded": 0,
+        "organization_status": result.summary.organization_rows,
+        "contact_status": result.summary.contact_rows,
+    }
+    assert sum(summary["records"]["contacts"].values()) == ROWS
+    assert sum(summary["records"]["organizations"].values()) == organizations
+    assert summary["throttled_429"] > 0
+    assert summary["request_retries"] > 0
+    assert summary["entity_retries"] > 0
+
+    stats = stormy.stats
+    assert stats.rate_limited > 0, "the storm happened"
+    assert stats.unauthorized > 0, "revoked tokens were met and renewed"
+    assert set(stats.faults) == {"server_error", "entity_errors", "drop_after_write"}
+    assert weather.revocations >= 0
+
+
+def test_retries_running_out_leave_failed_rows_that_a_rerun_of_the_report_completes(tmp_path: Path) -> None:
+    """When faults outlast the retry budget the rows say `failed`; `--only-failed` then finishes them, once each."""
+    rows = 600
+    path = _generate(tmp_path / "contacts.csv", rows)
+    first_report = tmp_path / "first" / "reconciliation.csv"
+    config = SandboxConfig(
+        rate_limit=SERVER_BUDGET,
+        rate_window_s=WINDOW_S,
+        fault_rate=0.5,
+        fault_kinds=("server_error", "drop_after_write"),
+        seed=SEED,
+    )
+    with run_sandbox(config) as sb:
+        first = import_file(path, _settings(sb, max_attempts=2), OPTIONS, report_path=first_report)
+        report = pl.read_csv(first_report, infer_schema=False)
+        _assert_every_row_once_with_final_statuses(report, rows, (*FINAL, "failed", "skipped"))
+        assert not first.all_succeeded, "the fault rate outlasts two attempts somewhere"
+        # A contact is skipped exactly when its organization failed.
+        skipped = report.filter(pl.col("contact_status") == "skipped")
+        assert set(skipped["organization_status"].to_list()) <= {"failed"}
+        failed = report.filter(~pl.col("contact_status").is_in(FINAL) | ~pl.col("organization_status").is_in(FINAL))
+        assert failed["error_message"].null_count() == 0, "every row that did not succeed says why"
+        # Nothing failed is half-stored twice: whatever is stored is stored once.
+        assert max(_external_ids(sb, "contacts").values(), default=1) == 1
+        assert max(_external_ids(sb, "organizations").values(), default=1) == 1
+
+        sb.configure(fault_rate=0.0)
+        second_report = tmp_path / "second" / "reconciliation.csv"
+        second = import_file(
+            first_report, _settings(sb), OPTIONS, report_path=second_report, only_failed=True
+        )
+        assert second.all_succeeded
+        final = pl.read_csv(second_report, infer_schema=False)
+        _assert_every_row_once_with_final_statuses(final, rows, FINAL)
+        _assert_one_record_per_key(sb, rows, rows // CONTACTS_PER_ACCOUNT)
+        _assert_links_match_the_report(sb, final)
