@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo imports the samples into an embedded sandbox whose records persist in out/sandbox.db, so a
-# second `make demo` finds them again and reports `updated` instead of `created`.
+# second `make demo` finds every record again and reports `updated` instead of `created`. --full sends every
+# record even when the journal knows it is unchanged: without it, a re-run sends nothing and says `unchanged`.
 demo: $(STAMP)
-	$(BIN)/contacts-pipeline import samples/contacts.csv --sandbox --sandbox-state out/sandbox.db \
-		--contact-schema "Demo contact fields" --report out/reconciliation.csv
+	$(BIN)/contacts-pipeline import samples/contacts.csv --sandbox --sandbox-state out/sandbox.db --full \
+		--journal out/journal.db --contact-schema "Demo contact fields" --report out/reconciliation.csv
 
 test: $(STAMP)
 	$(BIN)/pytest

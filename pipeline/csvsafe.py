@@ -25,7 +25,6 @@ BOM = "\ufeff".encode()
 _FORMULA_STARTS = ("=", "@", "\t", "\r")
 _SIGNS = ("+", "-")
 # ASCII digits only: a spreadsheet reads "+١٢" as text, not as a number.
-_PLAIN_NUMBER = r"^[+-][0-9]+(\.[0-9]+)?$"
 _PLAIN_NUMBER_RE = re.compile(r"[+-][0-9]+(?:\.[0-9]+)?")
 
 
@@ -52,11 +51,16 @@ def unescape(value: str) -> str:
     return value
 
 
-def _needs_escape_expr(text: pl.Expr) -> pl.Expr:
-    bare = text.str.strip_chars_start(PREFIX)
-    formula = pl.any_horizontal([bare.str.starts_with(s) for s in _FORMULA_STARTS])
-    signed = pl.any_horizontal([bare.str.starts_with(s) for s in _SIGNS])
-    return formula | (signed & ~bare.str.contains(_PLAIN_NUMBER))
+# The rules of `needs_escape` as two anchored regexes on the value itself: no per-value copy (stripping the
+# quotes, slicing) for the vast majority that start with none of these characters, which made reading a
+# million-row file spend seconds here. `{quotes}` is `'*` for escape and `'+` for unescape.
+_RISKY_START = r"^{quotes}[=@\t\r+-]"
+_SIGNED_PLAIN_NUMBER = r"^{quotes}[+-][0-9]+(\.[0-9]+)?$"
+
+
+def _needs_escape_expr(text: pl.Expr, quotes: str = "'*") -> pl.Expr:
+    risky = text.str.contains(_RISKY_START.format(quotes=quotes))
+    return risky & ~text.str.contains(_SIGNED_PLAIN_NUMBER.format(quotes=quotes))
 
 
 def escape_expr(column: str | pl.Expr) -> pl.Expr:
@@ -68,8 +72,8 @@ def escape_expr(column: str | pl.Expr) -> pl.Expr:
 def unescape_expr(column: str | pl.Expr) -> pl.Expr:
     """Polars version of :func:`unescape`; nulls stay null."""
     text = pl.col(column) if isinstance(column, str) else column
-    rest = text.str.slice(1)
-    return pl.when(text.str.starts_with(PREFIX) & _needs_escape_expr(rest)).then(rest).otherwise(text)
+    # At least one quote, and dangerous once all leading quotes are looked past: `unescape`'s rule.
+    return pl.when(_needs_escape_expr(text, quotes="'+")).then(text.str.slice(1)).otherwise(text)
 
 
 def write_csv(frame: pl.DataFrame, path: str | Path, *, bom: bool = False) -> None:

@@ -68,6 +68,19 @@ def disagreements(
     empty = pl.DataFrame(schema={key: pl.String, "message": pl.String, "first_row": pl.Int64})
     if not fields or rows.is_empty():
         return empty
+    # Only a key on several rows with two distinct values in some field can disagree. This wide check is
+    # cheap; it keeps the long unpivot below to those few keys, where a million rows would otherwise
+    # become tens of millions of (key, field, value) rows (seconds and gigabytes).
+    suspects = (
+        rows.filter(pl.col(key).is_duplicated())
+        .group_by(key)
+        .agg(pl.col(f).drop_nulls().n_unique() for f in fields)
+        .filter(pl.any_horizontal(pl.col(f) > 1 for f in fields))
+        .select(key)
+    )
+    rows = rows.join(suspects, on=key, how="semi", nulls_equal=True, maintain_order="left")
+    if rows.is_empty():
+        return empty
     labels = {f: _label(f, specs, headers_for) for f in fields}
     quotable = [f for f in fields if not ((s := specs.get(f)) and s.pii)]
     position = {f: i for i, f in enumerate(fields)}

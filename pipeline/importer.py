@@ -36,7 +36,7 @@ from pipeline.plan import (
 )
 from pipeline.push import Outcome, PushStats, default_concurrency, push, skipped
 from pipeline.read import RawTable, read_table
-from pipeline.reconcile import build_report, summarize, write_report
+from pipeline.reconcile import build_report, check_report_path, summarize, write_report
 
 DEFAULT_EXTERNAL_SOURCE = "contacts-pipeline"
 NEW_SOURCE_PLACEHOLDER = "(new external source)"
@@ -490,6 +490,8 @@ def import_file(
     """
     started = time.monotonic()
     raw = read_table(path)
+    if report_path is not None:
+        check_report_path(report_path)  # before anything is sent: the report is the record of what was
     file = FileOptions(
         mapping=str(mapping) if mapping is not None else None,
         default_region=default_region,

@@ -6,12 +6,14 @@ The report has one row per input data row, in input order: the original columns 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.csvsafe import write_csv
+from pipeline.errors import ConfigError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
 
 
@@ -31,11 +33,35 @@ def build_report(raw: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def check_report_path(path: str | Path) -> Path:
+    """Make sure the reconciliation file can be written at ``path`` (creating its folder), before any work.
+
+    An import that pushed every record and then could not write its report would lose the one account of
+    what happened, so this runs first and raises :class:`ConfigError` naming the problem.
+    """
+    path = Path(path)
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"cannot write the report to {path}: {blocking} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot write the report to {path}: {err.strerror or err}") from None
+    if path.is_dir():
+        raise ConfigError(f"cannot write the report to {path}: it is a directory")
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"cannot write the report to {path}: permission denied")
+    return path
+
+
 def write_report(report: pl.DataFrame, path: str | Path) -> Path:
     """Write the reconciliation file (formula-safe CSV), creating its folder if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(report, path)
+    path = check_report_path(path)
+    try:
+        write_csv(report, path)
+    except OSError as err:
+        raise ConfigError(f"cannot write the report to {path}: {err.strerror or err}") from None
     return path
 
 

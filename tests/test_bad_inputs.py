@@ -196,3 +196,49 @@ def test_formula_cells_are_written_back_formula_safe_in_the_report(tmp_path: Pat
     assert row["Contact First Name"].startswith("'=HYPERLINK(")
     assert row["Contact Last Name"] == "'@SUM(1+1)"
     assert row["Account Name"].startswith("'+cmd|")
+
+
+def test_a_report_path_that_cannot_be_written_stops_import_before_any_request(tmp_path: Path) -> None:
+    """A --report under a file is exit 2 with one line, and the API is never called (nothing to lose)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with run_sandbox(SandboxConfig(rate_limit=0, client_secret=SECRET)) as sb:
+        args = [
+            "import",
+            str(BAD / "valid.csv"),
+            "--base-url",
+            sb.base_url,
+            "--client-id",
+            sb.client_id,
+            "--report",
+            str(blocker / "reconciliation.csv"),
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ]
+        result = CliRunner().invoke(cli, args, env={"GENESYS_CLIENT_SECRET": SECRET, "GENESYS_REGION": ""})
+        assert sb.stats.requests == {}
+    assert result.exit_code == 2, result.output
+    report = blocker / "reconciliation.csv"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot write the report to {report}: {blocker} is a file, not a folder"
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "import", "export"])
+def test_an_unusable_output_path_is_one_line_never_a_traceback(command: str, tmp_path: Path) -> None:
+    """Report, journal and export paths under a file end the command with one error line, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = {
+        "validate": ["validate", str(BAD / "valid.csv"), "--report", str(blocker / "r.csv")],
+        "import": ["import", str(BAD / "valid.csv"), "--sandbox", "--journal", str(blocker / "j.db")],
+        "export": ["export", "--sandbox", "--out", str(blocker / "export.csv")],
+    }[command]
+    result = CliRunner().invoke(
+        cli, [*args, "--report", str(tmp_path / "r.csv")] if command == "import" else args
+    )
+    # 2 when the command checks the path up front, 3 when the failure is met during the run.
+    assert result.exit_code in (2, 3), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert str(blocker.name) in result.stderr

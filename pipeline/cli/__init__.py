@@ -11,7 +11,7 @@ import sys
 import click
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, RunError
 from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 
 
@@ -27,6 +27,11 @@ class PipelineGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except OSError as err:
+            # A file the run needed could not be used (a path that is a file, a full disk): one line, exit 3.
+            what = f"cannot use {err.filename}: " if err.filename else ""
+            click.echo(f"Error: {what}{err.strerror or err}", err=True)
+            ctx.exit(RunError.exit_code)
 
 
 @click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from pipeline.errors import AuthError, TransientApiError
+from pipeline.errors import ApiError, AuthError, TransientApiError
 from pipeline.genesys.ratelimit import Clock, Sleep
-from pipeline.genesys.retrying import AttemptBudget, RetrySignal, parse_retry_after
+from pipeline.genesys.retrying import AttemptBudget, RetrySignal, certificate_problem, parse_retry_after
 from pipeline.genesys.secret import Secret
 from pipeline.genesys.settings import ClientSettings
 
@@ -100,6 +100,12 @@ class TokenProvider:
                 auth=httpx.BasicAuth(s.client_id, s.client_secret.reveal()),
             )
         except httpx.TransportError as exc:
+            if (reason := certificate_problem(exc)) is not None:
+                raise ApiError(
+                    f"the TLS certificate of {httpx.URL(url).host} was refused ({reason}); nothing was sent",
+                    method="POST",
+                    url=TOKEN_PATH,
+                ) from None
             # Asking for a token twice is harmless, so even a request that may have arrived is retried.
             raise budget.signal(_transient(f"token request failed: {type(exc).__name__}")) from None
         status = response.status_code

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,13 +36,14 @@ import httpx
 from tenacity import RetryCallState
 
 import pipeline
-from pipeline.errors import AuthError, TerminalApiError, TransientApiError
+from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, TransientApiError
 from pipeline.genesys.auth import TokenProvider
 from pipeline.genesys.models import KINDS, BulkEnrichResult, Kind, ScanPage
 from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep
 from pipeline.genesys.retrying import (
     AttemptBudget,
     RetrySignal,
+    certificate_problem,
     error_fields,
     may_have_been_sent,
     parse_retry_after,
@@ -108,7 +110,23 @@ class GenesysClient:
 
     async def __aenter__(self) -> Self:
         s = self.settings
-        self._http = httpx.AsyncClient(
+        try:
+            self._http = self._open_http()
+        except (ssl.SSLError, OSError) as exc:
+            # httpx reads SSL_CERT_FILE / SSL_CERT_DIR (for non-loopback hosts): a wrong path there must be
+            # a clear configuration error, not a traceback. Verification itself never depends on them.
+            raise ConfigError(
+                f"cannot load the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR "
+                f"({type(exc).__name__}: {exc}); fix or unset them"
+            ) from None
+        self._tokens = TokenProvider(
+            s, self._http, clock=self._clock, sleep=self._sleep, on_fetch=self._count_token
+        )
+        return self
+
+    def _open_http(self) -> httpx.AsyncClient:
+        s = self.settings
+        return httpx.AsyncClient(
             timeout=s.timeout,
             limits=httpx.Limits(
                 max_connections=s.max_connections, max_keepalive_connections=s.max_connections
@@ -119,10 +137,6 @@ class GenesysClient:
             trust_env=not s.is_loopback,
             headers={"User-Agent": f"contacts-pipeline/{pipeline.__version__}"},
         )
-        self._tokens = TokenProvider(
-            s, self._http, clock=self._clock, sleep=self._sleep, on_fetch=self._count_token
-        )
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -241,6 +255,13 @@ class GenesysClient:
         self, exc: httpx.TransportError, method: str, path: str, idempotent: bool, budget: AttemptBudget
     ) -> Exception:
         what = f"{method} {path}: {type(exc).__name__}"
+        if (reason := certificate_problem(exc)) is not None:
+            host = httpx.URL(self.settings.api_base_url).host
+            return ApiError(
+                f"{method} {path}: the TLS certificate of {host} was refused ({reason})",
+                method=method,
+                url=path,
+            )
         if may_have_been_sent(exc) and not idempotent:
             return TransientApiError(
                 f"{what} after the request was sent; not retried: a replay is not known to be safe",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,19 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def certificate_problem(exc: httpx.TransportError) -> str | None:
+    """Why the server's TLS certificate was refused, when that is what ``exc`` is about, else None.
+
+    A refused certificate will be refused again: it is never retried, and the message says what it was.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or cause.reason or "certificate verify failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def may_have_been_sent(exc: httpx.TransportError) -> bool:
