@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import random
 import re
 import tomllib
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 # Bumped whenever the output for a given seed changes, so cached files are not reused across versions.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 # locale -> (ISO country, relative weight in the file).
 LOCALES: dict[str, tuple[str, int]] = {
@@ -62,6 +63,9 @@ LOCALES: dict[str, tuple[str, int]] = {
 STATE_LOCALES = {"en_US", "en_CA", "en_AU"}
 POOL_SIZE = 1500
 PHONE_TEMPLATES = 400
+# Random trailing digits per number: a million endings per template keeps numbers distinct (the sandbox,
+# like Genesys, lets only one record claim a phone number).
+SUBSCRIBER_DIGITS = 6
 E164_SHARE = 0.2
 EXTENSION_SHARE = 0.03
 CONTACTS_PER_ACCOUNT = range(1, 13)
@@ -140,10 +144,10 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class PhoneTemplate:
-    """A locale's number with its last four digits left open, in its Faker format and in E.164."""
+    """A locale's number with its last six digits left open, in its Faker format and in E.164."""
 
-    national: tuple[str, str, str, str, str]  # the text around the last four digits
-    e164: str  # everything but the last four digits
+    national: tuple[str, ...]  # the text around the last six digits (seven parts)
+    e164: str  # everything but the last six digits
 
 
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d+$")
@@ -151,8 +155,8 @@ _EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*\d+$")
 
 def _phone_template(number: str, country: str) -> PhoneTemplate | None:
     number = _EXTENSION.sub("", number)
-    positions = [i for i, ch in enumerate(number) if ch.isdigit()][-4:]
-    if len(positions) < 4:
+    positions = [i for i, ch in enumerate(number) if ch.isdigit()][-SUBSCRIBER_DIGITS:]
+    if len(positions) < SUBSCRIBER_DIGITS:
         return None
     try:
         parsed = phonenumbers.parse(number, country)
@@ -164,8 +168,8 @@ def _phone_template(number: str, country: str) -> PhoneTemplate | None:
     if not e164.endswith("".join(number[i] for i in positions)):
         return None
     bounds = [-1, *positions, len(number)]
-    parts = tuple(number[a + 1 : b] for a, b in zip(bounds, bounds[1:], strict=False))
-    return PhoneTemplate(parts, e164[:-4])  # type: ignore[arg-type]
+    parts = tuple(number[a + 1 : b] for a, b in itertools.pairwise(bounds))
+    return PhoneTemplate(parts, e164[:-SUBSCRIBER_DIGITS])
 
 
 @dataclass(frozen=True)
@@ -227,11 +231,11 @@ class Composer:
     def phone(self, pools: LocalePools, *, extension: bool = False) -> str:
         rng = self.rng
         template = rng.choice(pools.phones)
-        digits = f"{rng.randrange(10_000):04d}"
+        digits = f"{rng.randrange(10**SUBSCRIBER_DIGITS):0{SUBSCRIBER_DIGITS}d}"
         if rng.random() < E164_SHARE:
             return template.e164 + digits
-        p0, p1, p2, p3, p4 = template.national
-        number = f"{p0}{digits[0]}{p1}{digits[1]}{p2}{digits[2]}{p3}{digits[3]}{p4}"
+        parts = template.national
+        number = "".join(part + digit for part, digit in zip(parts, digits, strict=False)) + parts[-1]
         if extension and rng.random() < EXTENSION_SHARE:
             number += f" ext. {rng.randrange(10, 9999)}"
         return number
@@ -268,7 +272,7 @@ class Composer:
             locale = self.locale()
         p = self.pools[locale]
         first, last = rng.choice(p.first_names), rng.choice(p.last_names)
-        local = f"{slug(first) or 'contact'}.{slug(last) or 'x'}{number % 1000}"
+        local = f"{slug(first) or 'contact'}.{slug(last) or 'x'}{number}"
         work_email = f"{local}@{domain}"
         personal = f"{local}@{rng.choice(p.mail_domains)}" if rng.random() < 0.3 else ""
         if rng.random() < BLEMISH_SHARE:

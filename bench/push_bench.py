@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 
+from pipeline.api import validate_file
 from pipeline.fields import load_specs
 from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importer import ImportOptions, Progress, import_file
 from pipeline.plan import PlanOptions, contact_operations
 from pipeline.push import default_concurrency
 from pipeline.sandbox import DEMO_EXTERNAL_SOURCE_ID, SandboxConfig, run_sandbox
-from pipeline.api import validate_file
 
 BUDGET_PER_MINUTE = 600
 LATENCY_MS = 50
@@ -70,9 +70,7 @@ def rates(timeline: Timeline, started: float, window_s: float) -> dict[str, floa
     first_t = timeline[0][0]
     # The last event of the first window is where steady counting starts (an event time, not the window
     # boundary, so no partly counted interval enters either side).
-    base_t, base_n = next(
-        ((t, n) for t, n in reversed(timeline) if t <= first_t + window_s), timeline[0]
-    )
+    base_t, base_n = next(((t, n) for t, n in reversed(timeline) if t <= first_t + window_s), timeline[0])
     steady_s = end_t - base_t
     return {
         "whole_run": end_n / (end_t - started) if end_t > started else 0.0,
@@ -181,4 +179,3 @@ def ratio(pipeline: dict[str, Any], script: dict[str, Any]) -> dict[str, float]:
         "rows_per_s": round(pipeline["rows_per_s_steady"] / script_rate, 1),
         "entities_per_s": round(pipeline["entities_per_s_steady"] / script_rate, 1),
     }
-

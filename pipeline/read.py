@@ -90,7 +90,7 @@ def read_table(path: str | Path) -> RawTable:
         header = _read_header(source, path)
         frame = _parse(source, header, path, warnings)
         frame = _number_rows(frame, source, header)
-    _reject_other_delimiter_rows(frame, header.delimiter, path)
+        _reject_other_delimiter_rows(frame, source, header.delimiter, path)
     frame = _drop_blank_header_columns(frame, path, warnings)
     frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
@@ -395,27 +395,44 @@ def _number_rows(frame: pl.DataFrame, source: Path, header: _Header) -> pl.DataF
     return numbered.select(SOURCE_ROW, *columns)
 
 
-def _reject_other_delimiter_rows(frame: pl.DataFrame, delimiter: str, path: Path) -> None:
+def _reject_other_delimiter_rows(frame: pl.DataFrame, source: Path, delimiter: str, path: Path) -> None:
     """Refuse rows written with another delimiter than the header's (all of it lands in the first cell).
 
-    Such a row would otherwise be read as one long key with every other cell empty, and be imported.
+    Such a row would otherwise be read as one long key with every other cell empty, and be imported. A
+    row is refused only when it has a single field (no header delimiter at all) that the other delimiter
+    splits into as many fields as the header has: ``a;b,,`` is a cell holding ``a;b``, not a foreign row.
     """
     columns = [c for c in frame.columns if c != SOURCE_ROW]
     if len(columns) < 2:
         return
     first, others = columns[0], columns[1:]
     rest_empty = pl.all_horizontal([pl.col(c).is_null() for c in others])
-    needed = min(len(others), 2)
     for other in DELIMITERS:
         if other == delimiter:
             continue
-        hits = frame.filter(rest_empty & (pl.col(first).str.count_matches(other, literal=True) >= needed))
-        if hits.height:
-            row = hits.get_column(SOURCE_ROW).item(0)
+        fields = pl.col(first).str.count_matches(other, literal=True) + 1
+        suspects = frame.filter(rest_empty & (fields == len(columns))).get_column(SOURCE_ROW)
+        row = _first_single_field_row(source, delimiter, set(suspects.to_list())) if suspects.len() else None
+        if row is not None:
             raise UnreadableFileError(
                 f"{path}: row {row} is separated by {_DELIMITER_NAMES[other]} but the header by "
                 f"{_DELIMITER_NAMES[delimiter]}; save the file with one delimiter throughout"
             )
+
+
+def _first_single_field_row(source: Path, delimiter: str, rows: set[int]) -> int | None:
+    """The first of ``rows`` (spreadsheet row numbers) whose record has just one field."""
+    last = max(rows)
+    with source.open(encoding="utf-8-sig", newline="") as f:
+        try:
+            for row, record in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+                if row in rows and len(record) == 1:
+                    return row
+                if row >= last:
+                    break
+        except csv.Error:
+            return None  # a cell too large for the csv module: polars read it, so leave it be
+    return None
 
 
 def _drop_blank_header_columns(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFrame:
