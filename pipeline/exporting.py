@@ -37,6 +37,7 @@ import polars as pl
 
 import pipeline
 from pipeline.csvsafe import CsvAppender
+from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
 from pipeline.errors import ConfigError, TerminalApiError
 from pipeline.export import (
     COLUMNS_ALL,
@@ -63,7 +64,6 @@ from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID, FieldTy
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind
 from pipeline.genesys.settings import ClientSettings
-from pipeline.importer import DEFAULT_EXTERNAL_SOURCE
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")

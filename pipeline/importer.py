@@ -17,11 +17,18 @@ from typing import Any
 import polars as pl
 
 from pipeline.api import ValidationResult, validate_table
-from pipeline.errors import ConfigError, InputError, TransientApiError
+from pipeline.destination import (
+    DEFAULT_EXTERNAL_SOURCE,
+    custom_fields,
+    resolve_external_source,
+    resolve_schema,
+)
+from pipeline.errors import ConfigError, InputError
 from pipeline.fields import Specs, load_specs
 from pipeline.fingerprints import record_fingerprint, reuse_recorded, skip_unchanged
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
+from pipeline.import_summary import ImportResult, ImportSummary, summary_path
 from pipeline.journal import RunLedger
 from pipeline.journal_run import Resume, journaled_run
 from pipeline.outcome_frame import merge_outcomes, row_succeeded
@@ -38,7 +45,6 @@ from pipeline.push import Outcome, PushStats, default_concurrency, push, skipped
 from pipeline.read import RawTable, read_table
 from pipeline.reconcile import build_report, check_report_path, summarize, write_report
 
-DEFAULT_EXTERNAL_SOURCE = "contacts-pipeline"
 NEW_SOURCE_PLACEHOLDER = "(new external source)"
 NEW_SOURCE_MESSAGE = (
     "dry run: the external source does not exist yet, so every record would be created; "
@@ -100,71 +106,6 @@ def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
         if outcome.kind == kind:
             counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
     return counts
-
-
-# Creating the external source is not replayed blindly by the client (a POST); after a transient failure
-# we look again, since the first attempt may have been applied, and try again this many times.
-SOURCE_CREATE_ATTEMPTS = 3
-
-
-async def resolve_external_source(
-    client: Any, name: str, *, create: bool, dry_run: bool = False
-) -> str | None:
-    """The id of the external source named exactly ``name``, created on request.
-
-    ``None`` only in a dry run asked to create a missing source: a dry run changes nothing, so the
-    source stays missing and every record keyed by it would be new.
-    """
-    for attempt in range(SOURCE_CREATE_ATTEMPTS):
-        source = await client.find_external_source(name)
-        if source is not None:
-            return str(source["id"])
-        if not create:
-            raise ConfigError(
-                f"external source {name!r} does not exist; pass --create-source to create it, "
-                "or --external-source to name an existing one"
-            )
-        if dry_run:
-            return None
-        try:
-            created = await client.create_external_source(name)
-        except TransientApiError:
-            if attempt + 1 == SOURCE_CREATE_ATTEMPTS:
-                raise
-            continue
-        return str(created["id"])
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _custom_fields(columns: list[str], kind: str) -> list[str]:
-    prefix = f"{kind}.customFields."
-    return [c.removeprefix(prefix) for c in columns if c.startswith(prefix)]
-
-
-async def resolve_schema(client: Any, kind: str, wanted: str | None, fields: list[str]) -> dict | None:
-    """The ``{id, version}`` reference for custom fields, after checking the schema has every field."""
-    if not fields:
-        return None
-    schemas = await client.list_schemas(f"{kind}s")
-    names = ", ".join(sorted(str(s.get("name")) for s in schemas)) or "none"
-    flag = "--contact-schema" if kind == "contact" else "--organization-schema"
-    if wanted is None:
-        raise ConfigError(
-            f"the file has {kind} custom fields ({', '.join(fields)}); name their schema with {flag} "
-            f"(available: {names})"
-        )
-    match = [s for s in schemas if wanted in (s.get("id"), s.get("name"))]
-    if not match:
-        raise ConfigError(f"{kind} schema {wanted!r} not found (available: {names})")
-    schema = match[0]
-    properties = (schema.get("jsonSchema") or {}).get("properties") or {}
-    missing = [f for f in fields if f not in properties]
-    if missing:
-        raise ConfigError(
-            f"{kind} schema {schema.get('name')!r} has no field(s) {', '.join(missing)}; "
-            f"it has {', '.join(sorted(properties)) or 'none'}"
-        )
-    return {"id": schema["id"], "version": schema.get("version")}
 
 
 def _link_contacts(
@@ -269,13 +210,13 @@ async def push_grouped(
         external_source_id=source_id or NEW_SOURCE_PLACEHOLDER,
         division_id=options.division_id,
         contact_schema=await resolve_schema(
-            client, "contact", options.contact_schema, _custom_fields(grouped.contacts.columns, "contact")
+            client, "contact", options.contact_schema, custom_fields(grouped.contacts.columns, "contact")
         ),
         organization_schema=await resolve_schema(
             client,
             "organization",
             options.organization_schema,
-            _custom_fields(grouped.organizations.columns, "organization"),
+            custom_fields(grouped.organizations.columns, "organization"),
         ),
         match=options.match,
     )
@@ -332,64 +273,6 @@ async def push_grouped(
         batches=stats.batches,
         entity_retries=stats.entity_retries,
     )
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    """What SUMMARY.json holds and the CLI prints."""
-
-    input_path: str
-    report_path: str | None
-    dry_run: bool
-    rows: int
-    rows_succeeded: int
-    rows_not_succeeded: int
-    organization_rows: dict[str, int]
-    contact_rows: dict[str, int]
-    organizations: dict[str, int]
-    contacts: dict[str, int]
-    duration_s: float
-    requests_sent: int
-    throttled: int
-    retries: int
-    entity_retries: int
-    run_id: int | None = None  # the journal's run, when there is a journal
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run": self.run_id,
-            "input": self.input_path,
-            "report": self.report_path,
-            "dry_run": self.dry_run,
-            "rows": {
-                "total": self.rows,
-                "succeeded": self.rows_succeeded,
-                "not_succeeded": self.rows_not_succeeded,
-                "organization_status": self.organization_rows,
-                "contact_status": self.contact_rows,
-            },
-            "records": {"organizations": self.organizations, "contacts": self.contacts},
-            "duration_s": round(self.duration_s, 3),
-            "requests_sent": self.requests_sent,
-            "throttled_429": self.throttled,
-            "request_retries": self.retries,
-            "entity_retries": self.entity_retries,
-        }
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    report: pl.DataFrame
-    summary: ImportSummary
-    warnings: list[str]
-
-    @property
-    def all_succeeded(self) -> bool:
-        return self.summary.rows_not_succeeded == 0
-
-
-def _summary_path(report_path: Path) -> Path:
-    return report_path.with_name("SUMMARY.json")
 
 
 def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:
@@ -566,5 +449,5 @@ def _import(
     )
     if written is not None:
         write_report(report, written)
-        _summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
     return ImportResult(report, summary, [*validation.warnings, *pushed.warnings])

@@ -102,29 +102,25 @@ def _success(op: Operation, result: EntityResultLike) -> Outcome:
     )
 
 
-def _failure(op: Operation, code: str, message: str) -> Outcome:
+def _errored(op: Operation, status: Status, code: str, message: str) -> Outcome:
     return Outcome(
         op.kind,
         op.key,
-        Status.FAILED,
+        status,
         op.source_rows,
         error_code=code,
         error_message=message,
         organization_key=op.organization_key,
     )
+
+
+def _failure(op: Operation, code: str, message: str) -> Outcome:
+    return _errored(op, Status.FAILED, code, message)
 
 
 def skipped(op: Operation, code: str, message: str) -> Outcome:
     """An operation not attempted because something it depends on failed."""
-    return Outcome(
-        op.kind,
-        op.key,
-        Status.SKIPPED,
-        op.source_rows,
-        error_code=code,
-        error_message=message,
-        organization_key=op.organization_key,
-    )
+    return _errored(op, Status.SKIPPED, code, message)
 
 
 async def _send_batch(

@@ -10,7 +10,8 @@ from pipeline.cli.connection import api_options, rate_limit_option, sandbox_opti
 from pipeline.cli.progress import progress_display
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.cli.summary import render_import_summary
-from pipeline.importer import DEFAULT_EXTERNAL_SOURCE, ImportOptions, Progress, import_file
+from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
+from pipeline.importer import ImportOptions, Progress, import_file
 from pipeline.journal_run import Resume
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")

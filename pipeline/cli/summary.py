@@ -7,7 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.importer import ImportSummary
+from pipeline.import_summary import ImportSummary
 from pipeline.outcomes import Status
 
 _ORDER = [str(s) for s in Status]
