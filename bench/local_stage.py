@@ -3,7 +3,8 @@
     python bench/local_stage.py FILE  ->  one JSON object on stdout
 
 read + map + normalize + validate + group (``validate_table``), then plan: every organization and contact
-operation built and kept in a list, as ``push_grouped`` does before the first request. Peak RSS is the
+operation built and fingerprinted in chunks of ``PLAN_CHUNK``, as ``push_grouped`` does with a journal
+(each chunk is pushed and dropped before the next is built; here it is only dropped). Peak RSS is the
 process's high-water mark (``VmHWM``), so it covers the interpreter and the imports as well: it is what
 the machine must have free to run the stage.
 """
@@ -14,12 +15,14 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pipeline.api import validate_table
 from pipeline.fields import load_specs
-from pipeline.plan import PlanOptions, contact_operations, organization_operations
+from pipeline.importer import PLAN_CHUNK
+from pipeline.plan import Operation, PlanOptions, chunks, contact_operations, organization_operations
 from pipeline.read import read_table
 
 # What the demo sandbox calls its schemas; the plan only copies the reference into each payload.
@@ -39,6 +42,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
+def _plan(operations: Iterator[Operation]) -> int:
+    """Build every operation (fingerprints included) chunk by chunk, like the import; returns how many."""
+    count = 0
+    for chunk in chunks(operations, PLAN_CHUNK):
+        count += len({op.key: op.fingerprint for op in chunk})
+    return count
+
+
 def measure(path: Path) -> dict[str, Any]:
     specs = load_specs()
     started = time.perf_counter()
@@ -46,8 +57,8 @@ def measure(path: Path) -> dict[str, Any]:
     read_s = time.perf_counter() - started
     result = validate_table(raw, specs=specs)
     validated_s = time.perf_counter() - started
-    organizations = list(organization_operations(result.grouped.organizations, specs, PLAN_OPTIONS))
-    contacts = list(contact_operations(result.grouped.contacts, specs, PLAN_OPTIONS))
+    organizations = _plan(organization_operations(result.grouped.organizations, specs, PLAN_OPTIONS))
+    contacts = _plan(contact_operations(result.grouped.contacts, specs, PLAN_OPTIONS))
     total_s = time.perf_counter() - started
     return {
         "rows": raw.frame.height,
@@ -56,8 +67,8 @@ def measure(path: Path) -> dict[str, Any]:
         "map_normalize_validate_group_s": round(validated_s - read_s, 2),
         "plan_s": round(total_s - validated_s, 2),
         "peak_rss_mb": round(peak_rss_mb()),
-        "organizations": len(organizations),
-        "contacts": len(contacts),
+        "organizations": organizations,
+        "contacts": contacts,
         "invalid_rows": result.summary.invalid_rows,
         "conflict_rows": result.summary.conflict_rows,
     }

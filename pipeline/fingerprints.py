@@ -10,7 +10,6 @@ Two questions, each answered from what the journal remembers (plain data in, pla
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -35,18 +34,6 @@ class Recorded:
     genesys_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-
-
-def record_fingerprint(op: Operation) -> str:
-    """The operation's payload fingerprint, plus the Account ID a contact belongs to.
-
-    ``payload_fingerprint`` leaves out the organization link (a Genesys id resolved at push time), so
-    the Account ID is added here: a contact moving to another account must be sent again.
-    """
-    if op.kind != "contact":
-        return op.fingerprint
-    text = f"{op.fingerprint}\0{op.organization_key or ''}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _outcome(op: Operation, status: Status, genesys_id: str | None, **error: str | None) -> Outcome:

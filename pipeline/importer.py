@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from pipeline.destination import (
 )
 from pipeline.errors import ConfigError, InputError
 from pipeline.fields import Specs, load_specs
-from pipeline.fingerprints import record_fingerprint, reuse_recorded, skip_unchanged
+from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.import_summary import ImportResult, ImportSummary, summary_path
@@ -37,6 +37,7 @@ from pipeline.plan import (
     Kind,
     Operation,
     PlanOptions,
+    chunks,
     contact_operations,
     link_organization,
     organization_operations,
@@ -109,10 +110,9 @@ def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
 
 
 def _link_contacts(
-    contacts: list[Operation], org_outcomes: list[Outcome], *, dry_run: bool
+    contacts: list[Operation], by_key: Mapping[str, Outcome], *, dry_run: bool
 ) -> tuple[list[Operation], list[Outcome]]:
     """Contacts with their organization's Genesys id; those whose organization failed are skipped."""
-    by_key = {o.key: o for o in org_outcomes}
     ready: list[Operation] = []
     skips: list[Outcome] = []
     for op in contacts:
@@ -154,33 +154,43 @@ def _new_source_dry_run(
 
 @dataclass
 class _Settle:
-    """Decides which operations are sent, and records outcomes in the journal (when there is one)."""
+    """Decides which operations are sent, and records outcomes in the journal (when there is one).
+
+    What the journal knows is loaded once per kind; fingerprints are kept only for the chunk in flight.
+    """
 
     ledger: RunLedger | None
     scope: str | None  # where the pushed records are remembered; None: nowhere
     full: bool
     fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def fingerprint(self, operations: list[Operation]) -> None:
-        for op in operations:
-            self.fingerprints[(op.kind, op.key)] = record_fingerprint(op)
+    _recorded: dict[str, dict[str, Recorded]] = field(default_factory=dict)
+    _known: dict[str, dict[str, Known]] = field(default_factory=dict)
 
     def split(self, operations: list[Operation], kind: Kind) -> tuple[list[Operation], list[Outcome]]:
         """Operations to send, and outcomes settled without sending (answered before a resume, or
         unchanged since the last successful push)."""
         if self.ledger is None:
             return operations, []
-        todo, reused = reuse_recorded(operations, self.ledger.recorded(kind))
+        self.fingerprints = {(op.kind, op.key): op.fingerprint for op in operations}
+        if kind not in self._recorded:
+            self._recorded[kind] = self.ledger.recorded(kind)
+            self._known[kind] = {} if self.full else self.ledger.known(self.scope, kind)
+        todo, reused = reuse_recorded(operations, self._recorded[kind])
         if self.full:
             return todo, reused
         by_key = {key: fp for (k, key), fp in self.fingerprints.items() if k == kind}
-        todo, unchanged = skip_unchanged(todo, self.ledger.known(self.scope, kind), by_key)
+        todo, unchanged = skip_unchanged(todo, self._known[kind], by_key)
         self.record(unchanged, answered=False)
         return todo, reused + unchanged
 
     def record(self, outcomes: list[Outcome], *, answered: bool = True) -> None:
         if self.ledger is not None:
             self.ledger.record(outcomes, self.fingerprints, self.scope, answered=answered)
+
+
+# Operations are planned and pushed this many at a time, so a file of a million contacts never holds a
+# million request bodies in memory; large enough that the workers rarely wait at a chunk boundary.
+PLAN_CHUNK = 5_000
 
 
 async def push_grouped(
@@ -220,51 +230,51 @@ async def push_grouped(
         ),
         match=options.match,
     )
-    organizations = list(organization_operations(grouped.organizations, specs, plan))
-    contacts = list(contact_operations(grouped.contacts, specs, plan))
-    progress.organizations_total = len(organizations)
-    progress.contacts_total = len(contacts)
+    organizations = organization_operations(grouped.organizations, specs, plan)
+    contacts = contact_operations(grouped.contacts, specs, plan)
+    progress.organizations_total = grouped.organizations.height
+    progress.contacts_total = grouped.contacts.height
     if source_id is None:
-        return _new_source_dry_run(decided, organizations, contacts, started)
+        return _new_source_dry_run(decided, list(organizations), list(contacts), started)
     concurrency = options.concurrency or default_concurrency(rate_limit)
     stats = PushStats()
     settle = _Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
-    settle.fingerprint(organizations)
-    settle.fingerprint(contacts)
 
     def on_batch(outcomes: list[Outcome]) -> None:
         # Journal first: a batch is done only once its outcomes are committed.
         settle.record(outcomes)
         progress.record(outcomes)
 
-    org_todo, org_settled = settle.split(organizations, "organization")
-    progress.record(org_settled)
-    org_outcomes = org_settled + await push(
-        client,
-        org_todo,
-        endpoint="organizations",
-        concurrency=concurrency,
-        dry_run=options.dry_run,
-        on_batch=on_batch,
-        stats=stats,
-    )
-    # Contacts settled without sending need no organization id, so an organization failing this time
-    # does not turn an unchanged contact into a skipped one.
-    contact_todo, contact_settled = settle.split(contacts, "contact")
-    progress.record(contact_settled)
-    ready, skips = _link_contacts(contact_todo, org_outcomes, dry_run=options.dry_run)
-    settle.record(skips, answered=False)
-    progress.record(skips)
-    contact_outcomes = await push(
-        client,
-        ready,
-        endpoint="contacts",
-        concurrency=concurrency,
-        dry_run=options.dry_run,
-        on_batch=on_batch,
-        stats=stats,
-    )
-    everything = org_outcomes + contact_settled + skips + contact_outcomes
+    async def send(operations: list[Operation], endpoint: str) -> list[Outcome]:
+        return await push(
+            client,
+            operations,
+            endpoint=endpoint,
+            concurrency=concurrency,
+            dry_run=options.dry_run,
+            on_batch=on_batch,
+            stats=stats,
+        )
+
+    org_outcomes: list[Outcome] = []
+    for chunk in chunks(organizations, PLAN_CHUNK):
+        todo, settled = settle.split(chunk, "organization")
+        progress.record(settled)
+        org_outcomes += settled + await send(todo, "organizations")
+
+    org_by_key = {o.key: o for o in org_outcomes}
+    contact_outcomes: list[Outcome] = []
+    for chunk in chunks(contacts, PLAN_CHUNK):
+        # Contacts settled without sending need no organization id, so an organization failing this
+        # time does not turn an unchanged contact into a skipped one.
+        todo, settled = settle.split(chunk, "contact")
+        progress.record(settled)
+        ready, skips = _link_contacts(todo, org_by_key, dry_run=options.dry_run)
+        settle.record(skips, answered=False)
+        progress.record(skips)
+        contact_outcomes += settled + skips + await send(ready, "contacts")
+
+    everything = org_outcomes + contact_outcomes
     return PushReport(
         outcomes=merge_outcomes(decided, everything),
         organizations=_counts(everything, "organization"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any, Literal
 
 import polars as pl
@@ -43,32 +44,70 @@ class PlanOptions:
 
 @dataclass(frozen=True)
 class Operation:
-    """One enrich operation, with the input rows it stands for."""
+    """One enrich operation, with the input rows it stands for.
+
+    ``fingerprint`` identifies what the operation writes, so a re-import can skip records identical to
+    their last successful push (see :func:`fingerprint_source`).
+    """
 
     kind: Kind
     key: str
     body: dict[str, Any]
     source_rows: tuple[int, ...]
     organization_key: str | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        """A hash of what the operation writes, so unchanged records can be skipped on re-import."""
-        return payload_fingerprint(self.body)
+    fingerprint: str = ""
 
 
-def payload_fingerprint(body: dict[str, Any]) -> str:
-    """Stable hash of an operation body, ignoring the tracker ``id`` and the organization link.
+# Part of every fingerprint: bump it when the way payloads are built changes, so every record is sent once
+# more with the new payload instead of being skipped as unchanged.
+PAYLOAD_VERSION = "1"
+_FINGERPRINT = "__fingerprint_source"
 
-    The link is left out because it is a Genesys id resolved at push time; the Account ID it came from
-    is part of the record's data and already changes the fingerprint of a contact that moves.
+
+def _salt(kind: Kind, options: PlanOptions) -> str:
+    """What, besides the row, decides the payload: the options that go into every operation."""
+    settings = {
+        "version": PAYLOAD_VERSION,
+        "kind": kind,
+        "source": options.external_source_id,
+        "division": options.division_id,
+        "match": list(options.match) if kind == "contact" else [],
+        "action": options.action,
+    }
+    return json.dumps(settings, sort_keys=True)
+
+
+def _schema(kind: Kind, options: PlanOptions) -> dict[str, Any] | None:
+    return options.contact_schema if kind == "contact" else options.organization_schema
+
+
+def fingerprint_source(columns: Sequence[str], salt: str, schema: dict[str, Any] | None = None) -> pl.Expr:
+    """Per row, the text whose hash is the record's fingerprint: the salt, then every non-null data
+    column as ``name=value`` in name order.
+
+    The payload is a pure function of these values and the options, so equal text means an equal
+    payload; leaving null cells out means that adding an empty column to the sheet (or exporting more
+    columns than were imported) changes nothing. The organization link is not a column: it is a Genesys
+    id resolved at push time, while the Account ID it comes from is, so a contact that moves is re-sent.
     """
-    record = dict(body)
-    record.pop("id", None)
-    if "contact" in record:
-        record["contact"] = {k: v for k, v in record["contact"].items() if k != "externalOrganization"}
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = sorted(c for c in columns if c != "source_rows")
+    parts = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"{c}\x1f") + pl.col(c)) for c in data]
+    custom = [c for c in data if ".customFields." in c]
+    if schema is not None and custom:
+        # The schema reference goes only into records that carry custom fields, as in the payload.
+        has_custom = pl.any_horizontal([pl.col(c).is_not_null() for c in custom])
+        parts.append(pl.when(has_custom).then(pl.lit("schema\x1f" + json.dumps(schema, sort_keys=True))))
+    return pl.concat_str([pl.lit(salt), *parts], separator="\x1e", ignore_nulls=True).alias(_FINGERPRINT)
+
+
+def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunks(operations: Iterator[Operation], size: int) -> Iterator[list[Operation]]:
+    """Consecutive lists of at most ``size`` operations, built only as they are asked for."""
+    while chunk := list(islice(operations, size)):
+        yield chunk
 
 
 def _phone(value: str) -> dict[str, Any]:
@@ -149,8 +188,11 @@ def organization_operations(
 ) -> Iterator[Operation]:
     """One Upsert per Account ID, matched by the Account ID as ExternalId of the external source."""
     slots = _slots(organizations.columns, specs, "organization")
+    fingerprint = fingerprint_source(
+        organizations.columns, _salt("organization", options), _schema("organization", options)
+    )
     for chunk in organizations.iter_slices(chunk_size):
-        for row in chunk.iter_rows(named=True):
+        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
             key = row[ORGANIZATION_KEY]
             record = _record(row, slots)
             record["externalIds"] = [_external_id(options.external_source_id, key)]
@@ -158,7 +200,13 @@ def organization_operations(
                 record["schema"] = options.organization_schema
             body = _common(key, options)
             body["externalOrganization"] = record
-            yield Operation("organization", key, body, tuple(row["source_rows"]))
+            yield Operation(
+                "organization",
+                key,
+                body,
+                tuple(row["source_rows"]),
+                fingerprint=_digest(row[_FINGERPRINT]),
+            )
 
 
 def contact_operations(
@@ -167,8 +215,9 @@ def contact_operations(
     """One Upsert per Contact ID; the organization link is filled in by :func:`link_organization`."""
     slots = _slots(contacts.columns, specs, "contact")
     match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in options.match]
+    fingerprint = fingerprint_source(contacts.columns, _salt("contact", options), _schema("contact", options))
     for chunk in contacts.iter_slices(chunk_size):
-        for row in chunk.iter_rows(named=True):
+        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
             key = row[CONTACT_KEY]
             record = _record(row, slots)
             record["externalIds"] = [_external_id(options.external_source_id, key)]
@@ -190,6 +239,7 @@ def contact_operations(
                 body,
                 tuple(row["source_rows"]),
                 organization_key=row.get(ORGANIZATION_KEY),
+                fingerprint=_digest(row[_FINGERPRINT]),
             )
 
 
@@ -197,7 +247,7 @@ def link_organization(operation: Operation, organization_id: str) -> Operation:
     """The contact operation with ``externalOrganization`` pointing at the organization's Genesys id."""
     body = dict(operation.body)
     body["contact"] = {**body["contact"], "externalOrganization": {"id": organization_id}}
-    return Operation(operation.kind, operation.key, body, operation.source_rows, operation.organization_key)
+    return replace(operation, body=body)
 
 
 def batched(operations: Sequence[Operation], size: int = 10) -> Iterator[list[Operation]]:

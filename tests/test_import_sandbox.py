@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline import importer as importer_module
 from pipeline import push as push_module
 from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importer import ImportOptions, import_file
@@ -230,3 +231,18 @@ def test_only_failed_reruns_just_the_rows_that_did_not_succeed(sb: Sandbox, tmp_
     assert statuses == ["created", "created", "created", "created", "created"]
     assert second.summary.contacts == {"created": 1}
     assert sb.store.count("contacts") == 5
+
+
+def test_plan_is_streamed_in_chunks_without_losing_or_mislinking_rows(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With tiny plan chunks, every row still gets its outcome and every contact its organization."""
+    monkeypatch.setattr(importer_module, "PLAN_CHUNK", 7)
+    path = _generated(tmp_path / "in.csv", 103, per_account=4)
+    result = import_file(path, _settings(sb), OPTIONS)
+    _assert_complete(result.report, 103)
+    assert set(result.report["contact_status"]) == {"created"}
+    orgs = {o["id"]: o["externalIds"][0]["value"] for o in sb.store.all("organizations")}
+    for contact in sb.store.all("contacts"):
+        key = int(contact["externalIds"][0]["value"].removeprefix("C-"))
+        assert orgs[contact["externalOrganization"]["id"]] == f"A-{key // 4}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError, RunInterruptedError, RunLockedError
-from pipeline.fingerprints import Known, Recorded, record_fingerprint, reuse_recorded, skip_unchanged
+from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
 from pipeline.journal import Journal, RunLedger, RunState, file_checksum, journal_lock, lock_is_free
 from pipeline.journal_run import journaled_run
 from pipeline.outcomes import Status
@@ -210,21 +210,6 @@ def test_resume_refuses_runs_it_cannot_continue(
     run = journaled_run(journal_path, csv_file, options={}, dry_run=False, resume=resume)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=message), run:
         pass  # pragma: no cover
-
-
-def test_contact_fingerprint_changes_with_its_account_but_not_its_link() -> None:
-    """Moving a contact to another Account ID changes its fingerprint; the resolved organization id not."""
-    base = _op("C-1", org="A-1")
-    linked = Operation(
-        "contact",
-        "C-1",
-        {**base.body, "contact": {"title": "Buyer", "externalOrganization": {"id": "x"}}},
-        (2,),
-        "A-1",
-    )
-    assert record_fingerprint(base) == record_fingerprint(linked)
-    assert record_fingerprint(base) != record_fingerprint(_op("C-1", org="A-2"))
-    assert record_fingerprint(base) != record_fingerprint(_op("C-1", org="A-1", title="CEO"))
 
 
 def test_only_records_equal_to_a_successful_push_with_an_id_are_unchanged() -> None:

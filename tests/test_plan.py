@@ -11,7 +11,6 @@ from pipeline.plan import (
     contact_operations,
     link_organization,
     organization_operations,
-    payload_fingerprint,
 )
 
 SPECS = load_specs()
@@ -113,12 +112,27 @@ def test_linking_sets_the_organization_id_without_changing_the_fingerprint() -> 
     assert linked.fingerprint == first.fingerprint
 
 
-def test_fingerprint_changes_when_data_changes() -> None:
-    """Two operations differing in one field have different fingerprints."""
-    first, _ = contact_operations(_contacts(), SPECS, OPTIONS)
-    changed = dict(first.body)
-    changed["contact"] = {**first.body["contact"], "firstName": "Anne"}
-    assert payload_fingerprint(changed) != first.fingerprint
+def _fingerprints(frame: pl.DataFrame, options: PlanOptions = OPTIONS) -> dict[str, str]:
+    return {op.key: op.fingerprint for op in contact_operations(frame, SPECS, options)}
+
+
+def test_fingerprint_changes_with_the_data_and_the_account() -> None:
+    """Changing a field, or moving a contact to another Account ID, changes its fingerprint only."""
+    base = _fingerprints(_contacts())
+    renamed = _fingerprints(_contacts().with_columns(pl.Series("contact.firstName", ["Anne", None])))
+    moved = _fingerprints(_contacts().with_columns(pl.Series("organization.externalId", ["ACC-2", None])))
+    assert renamed["C-1"] != base["C-1"]
+    assert moved["C-1"] != base["C-1"]
+    assert renamed["C-2"] == moved["C-2"] == base["C-2"]
+
+
+def test_fingerprint_ignores_empty_columns_but_not_options() -> None:
+    """An extra all-empty column leaves fingerprints alone; a different schema reference does not."""
+    base = _fingerprints(_contacts())
+    wider = _contacts().with_columns(pl.lit(None, dtype=pl.String).alias("contact.middleName"))
+    assert _fingerprints(wider) == base
+    other_schema = PlanOptions(external_source_id="src-1", contact_schema={"id": "s2", "version": 3})
+    assert _fingerprints(_contacts(), other_schema)["C-1"] != base["C-1"]
 
 
 def test_batches_cover_every_operation_once_in_groups_of_at_most_ten() -> None:
