@@ -11,6 +11,7 @@ clear line and the exit code it carries, never a traceback::
     ├── ConfigError                  exit_code 2   bad options or environment (region, credentials, URL)
     ├── RunError                     exit_code 3   the run could not complete
     │   ├── AuthError                    credentials refused, token not issued
+    │   ├── ApiUnavailableError          bulk requests kept failing as a whole: the run stopped
     │   ├── RunLockedError               another run holds the journal lock
     │   └── RunInterruptedError          Ctrl-C: stopped cleanly, resumable (exit_code 130)
     └── ApiError                     exit_code 3   an API call failed as a whole
@@ -62,6 +63,10 @@ class RunError(PipelineError):
 
 class AuthError(RunError):
     """The login service refused the client credentials."""
+
+
+class ApiUnavailableError(RunError):
+    """Bulk requests kept failing as a whole (after retries): the run stops, not every record fails."""
 
 
 class RunLockedError(RunError):

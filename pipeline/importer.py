@@ -241,8 +241,9 @@ async def push_grouped(
     settle = _Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
 
     def on_batch(outcomes: list[Outcome]) -> None:
-        # Journal first: a batch is done only once its outcomes are committed.
-        settle.record(outcomes)
+        # Journal first: a batch is done only once its outcomes are committed. Records whose request
+        # failed as a whole were not answered; a resumed run sends them again.
+        settle.record([o for o in outcomes if o.answered])
         progress.record(outcomes)
 
     async def send(operations: list[Operation], endpoint: str) -> list[Outcome]:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from pipeline.errors import ApiError
+from pipeline.errors import ApiError, ApiUnavailableError
 from pipeline.outcomes import Status
 from pipeline.plan import Operation, batched
 
 BULK_LIMIT = 10
 # Entities the API marks retryable are re-sent at most this many times before they count as failed.
-ENTITY_RETRY_ROUNDS = 3
+ENTITY_RETRY_ROUNDS = 5
+# Whole bulk requests failing this many times in a row (each after the client's own retries) means the
+# API is down or refusing us: stopping beats marking every remaining record failed.
+STOP_AFTER_FAILED_REQUESTS = 10
 # Pause before re-sending retryable entities, so a briefly unhappy backend gets a moment.
 ENTITY_RETRY_DELAY_S = 0.5
 
@@ -64,6 +67,9 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     organization_key: str | None = None
+    # False when the request carrying the record failed as a whole: nothing was answered about it, so a
+    # resumed run must send it again rather than reuse this outcome.
+    answered: bool = True
 
 
 @dataclass
@@ -134,14 +140,17 @@ async def _send_batch(
             response = await client.bulk_enrich(endpoint, [op.body for op in ops], dry_run=dry_run)
         except ApiError as err:
             code = err.code or (f"http.{err.status}" if err.status else "request.failed")
-            return outcomes + [_failure(op, code, str(err)) for op in ops]
+            return outcomes + [replace(_failure(op, code, str(err)), answered=False) for op in ops]
         stats.batches += 1
         retry: dict[str, Operation] = {}
         for result in response.results:
             op = pending.pop(result.id, None)
             if op is None:
                 continue  # an id we did not send (or sent twice): nothing to pair it with
-            if result.success:
+            if result.success and not dry_run and not (result.entity or {}).get("id"):
+                # Without the stored record's id nothing can link to it (or find it again): say so.
+                outcomes.append(_failure(op, "result.no_id", "the API reported success but returned no id"))
+            elif result.success:
                 outcomes.append(_success(op, result))
             elif result.error is not None and result.error.retryable and attempt < ENTITY_RETRY_ROUNDS:
                 retry[op.key] = op
@@ -178,7 +187,10 @@ async def push(
     stats = stats if stats is not None else PushStats()
     results: list[Outcome] = []
 
+    failed_in_a_row = 0
+
     async def worker(batches: Iterator[list[Operation]]) -> None:
+        nonlocal failed_in_a_row
         # Workers share one iterator: each takes the next batch when it is free, so a slow batch
         # never holds the others back and a million operations never become 100k pending tasks.
         for batch in batches:
@@ -190,7 +202,23 @@ async def push(
                 maybe = on_batch(outcomes)
                 if maybe is not None:
                     await maybe
+            unanswered = [o for o in outcomes if not o.answered]
+            failed_in_a_row = failed_in_a_row + 1 if len(unanswered) == len(outcomes) else 0
+            if failed_in_a_row >= STOP_AFTER_FAILED_REQUESTS:
+                raise ApiUnavailableError(
+                    f"the API failed {failed_in_a_row} bulk requests in a row, each after its retries "
+                    f"(last: {unanswered[0].error_message}); the run stopped rather than fail every "
+                    "record. Answered batches are in the journal: when the API is back, go on with "
+                    "--resume"
+                )
 
     shared = batched(operations, BULK_LIMIT)
-    await asyncio.gather(*(worker(shared) for _ in range(max(1, concurrency))))
+    try:
+        # A TaskGroup cancels the other workers as soon as one fails, so none keeps sending on a
+        # client that is about to close.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, concurrency)):
+                group.create_task(worker(shared))
+    except ExceptionGroup as errors:
+        raise errors.exceptions[0] from None
     return results

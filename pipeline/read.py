@@ -449,9 +449,13 @@ def _split_outcome_columns(
     frame: pl.DataFrame, warnings: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     # A reconciliation file fed back as input: its outcome columns describe the previous run, not the data.
-    stale = [c for c in frame.columns if c in OUTCOME_COLUMNS[1:] or c == _STALE_SOURCE_ROW]
-    if not stale:
-        return frame, None
+    # Both status columns must be there: a CRM export may well have a column called `contact_id`.
+    is_report = {"organization_status", "contact_status"} <= set(frame.columns)
+    stale = [c for c in frame.columns if (is_report and c in OUTCOME_COLUMNS[1:]) or c == _STALE_SOURCE_ROW]
+    if not is_report:
+        if stale:
+            warnings.append(f"the column {SOURCE_ROW!r} was ignored: the tool numbers rows itself")
+        return frame.drop(stale), None
     names = [SOURCE_ROW if c == _STALE_SOURCE_ROW else c for c in stale]
     warnings.append("outcome columns of a previous run were ignored: " + ", ".join(names))
     previous = frame.select(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.csvsafe import write_csv
+from pipeline.csvsafe import unescape_expr, write_csv
 from pipeline.errors import ConfigError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
 
@@ -28,7 +28,9 @@ def build_report(raw: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
         raw.lazy()
         .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
         .join(outcome_frame.lazy(), on=SOURCE_ROW, how="left", maintain_order="left")
-        .select(*inputs, *OUTCOME_COLUMNS)
+        # A cell written escaped by us before (a report fed back as input) is taken at its value, so that
+        # writing it escapes it once again rather than twice: '=X stays '=X, never ''=X.
+        .select(*(unescape_expr(c).alias(c) for c in inputs), *OUTCOME_COLUMNS)
         .collect()
     )
 

@@ -31,10 +31,14 @@ FAILURE_SCHEMA: dict[str, pl.DataType] = {
 # Pragmatic, not RFC 5322: one @, no spaces, a dotted domain without empty labels.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
 URL_PATTERN = r"(?i)^https?://(?:[^\s/?#@]+@)?[^\s/?#:@]+(?::\d{1,5})?(?:[/?#]\S*)?$"
-INTEGER_PATTERN = r"^[+-]?\d+$"
-DECIMAL_PATTERN = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+# [0-9], not \d: polars' \d matches any Unicode digit, which int()/float() would then take or refuse.
+INTEGER_PATTERN = r"^[+-]?[0-9]+$"
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DATETIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
 # Normalization writes E.164 with an optional `;ext=<digits>`; anything else it could not parse.
 PHONE_PATTERN = E164_PATTERN
 
@@ -81,7 +85,9 @@ def _valid_as(ftype: FieldType, value: pl.Expr) -> pl.Expr | None:
         case FieldType.INTEGER:
             return value.str.contains(INTEGER_PATTERN)
         case FieldType.DECIMAL:
-            return value.str.contains(DECIMAL_PATTERN)
+            # 1e400 has the shape of a number but is infinite as a float, and JSON cannot carry it.
+            finite = value.cast(pl.Float64, strict=False).is_finite().fill_null(False)
+            return value.str.contains(DECIMAL_PATTERN) & finite
         case FieldType.BOOLEAN:
             return value.is_in(["true", "false"])
         case FieldType.DATE:
@@ -239,7 +245,7 @@ def _failures(
     for column, spec in column_specs.items():
         mine = cases.filter(pl.col("column") == column)
         if mine.height:
-            header = headers_for.get(column, column)
+            header = headers_for.get(column) or spec.header
             parts.append(_column_failures(mine, spec, header).with_columns(order=pl.lit(order[column] + 1)))
     failures = pl.concat([p.with_columns(pl.col("order").cast(pl.Int64)) for p in parts], how="vertical")
     return failures.sort([SOURCE_ROW, "order"], maintain_order=True).select(list(FAILURE_SCHEMA))

@@ -159,7 +159,10 @@ def _assert_every_row_once_with_final_statuses(
     assert report["Contact ID"].n_unique() == rows
     for part in ("organization_status", "contact_status"):
         statuses = set(report[part].to_list())
-        assert statuses <= set(allowed), f"{part}: {statuses}"
+        unexpected = (
+            report.filter(~pl.col(part).is_in(allowed)).select("error_code", "error_message").unique()
+        )
+        assert statuses <= set(allowed), f"{part}: {statuses}; {unexpected.rows()[:3]}"
 
 
 def _assert_one_record_per_key(sb: Sandbox, contacts: int, organizations: int) -> None:

@@ -143,7 +143,7 @@ def test_all_messages_of_a_row_are_joined() -> None:
     """A row with problems in both parts lists every message, separated by '; '."""
     grouped = run([row("C1", "A1", organization__employeeCount="x", contact__workEmail="nope")])
     message = str(outcome(grouped, 2)["error_message"])
-    assert message.startswith("organization.employeeCount: 'x' is not a whole number; ")
+    assert message.startswith("Account Employee Count: 'x' is not a whole number; ")
     assert message.endswith("is not a valid email address")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pipeline import push as push_module
-from pipeline.errors import TransientApiError
+from pipeline.errors import ApiUnavailableError, TransientApiError
 from pipeline.outcomes import Status
 from pipeline.plan import Operation
 from pipeline.push import push
@@ -144,3 +144,36 @@ def test_a_request_that_fails_as_a_whole_fails_its_batch_only() -> None:
     failed = {k for k, o in outcomes.items() if o.status is Status.FAILED}
     assert failed == {f"C-{i}" for i in range(10, 20)}
     assert outcomes["C-12"].error_code == "http.503"
+
+
+def test_a_request_failure_leaves_its_records_unanswered_for_a_resume() -> None:
+    """Records of a request that failed as a whole are marked unanswered; answered ones are not."""
+    outcomes = _run(FakeSender(raise_for={"C-3"}, fail={"C-12"}), _ops(15))
+    assert not outcomes["C-3"].answered
+    assert outcomes["C-12"].answered
+    assert outcomes["C-12"].status is Status.FAILED
+
+
+def test_the_run_stops_when_the_api_keeps_failing_whole_requests() -> None:
+    """After many whole-request failures in a row the push stops with an error instead of going on."""
+    keys = {f"C-{i}" for i in range(400)}
+    sender = FakeSender(raise_for=keys)
+    with pytest.raises(ApiUnavailableError, match="in a row"):
+        _run(sender, _ops(400), concurrency=2)
+    assert len(sender.calls) < 40
+
+
+def test_success_without_an_id_is_a_failure_not_a_silent_success() -> None:
+    """A result that claims success but carries no record id is reported failed."""
+
+    class NoId(FakeSender):
+        async def bulk_enrich(
+            self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
+        ) -> Any:
+            response = await super().bulk_enrich(kind, entities, dry_run=dry_run)
+            for result in response.results:
+                result.entity = {}
+            return response
+
+    outcomes = _run(NoId(), _ops(3))
+    assert {o.error_code for o in outcomes.values()} == {"result.no_id"}

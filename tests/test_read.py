@@ -294,7 +294,8 @@ def test_previous_outcomes_are_kept_apart_for_only_failed(tmp_path: Path) -> Non
     """A reconciliation file read back keeps its old statuses aside, keyed by the new row numbers."""
     path = tmp_path / "rec.csv"
     path.write_text(
-        "Contact ID,source_row,contact_status,error_code\nC-1,2,created,\nC-2,3,failed,boom\n",
+        "Contact ID,source_row,organization_status,contact_status,error_code\n"
+        "C-1,2,,created,\nC-2,3,,failed,boom\n",
         encoding="utf-8",
     )
     table = read_table(path)
@@ -303,3 +304,12 @@ def test_previous_outcomes_are_kept_apart_for_only_failed(tmp_path: Path) -> Non
     assert table.previous["source_row"].to_list() == [2, 3]
     assert table.previous["contact_status"].to_list() == ["created", "failed"]
     assert table.previous["organization_status"].to_list() == [None, None]
+
+
+def test_a_crm_column_named_like_an_outcome_column_is_kept(tmp_path: Path) -> None:
+    """A `contact_id` column in an ordinary file is data; only a real report has outcome columns set aside."""
+    path = tmp_path / "crm.csv"
+    path.write_text("contact_id,error_code\nC-1,x\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.headers == ("contact_id", "error_code")
+    assert table.previous is None

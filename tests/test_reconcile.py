@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.outcomes import OUTCOME_COLUMNS, Status
+from pipeline.read import read_table
 from pipeline.reconcile import build_report, summarize, write_report
 
 OUTCOME_SCHEMA = {c: (pl.Int64 if c == "source_row" else pl.String) for c in OUTCOME_COLUMNS}
@@ -96,3 +97,19 @@ def test_summarize_counts_each_row_once_under_its_worst_status() -> None:
     assert (counts.rows, counts.invalid_rows, counts.conflict_rows, counts.skipped_rows) == (5, 1, 2, 0)
     assert counts.contact == {"skipped": 2, "conflict": 1}
     assert counts.problem_rows == 3
+
+
+def test_a_report_fed_back_and_written_again_escapes_formulas_only_once(tmp_path: Path) -> None:
+    """Writing, reading and writing a report again leaves a formula cell escaped exactly once."""
+    raw = pl.DataFrame({"source_row": [2], "Contact ID": ["C-1"], "Contact Title": ["=HYPERLINK(1)"]})
+    outcomes = pl.DataFrame(
+        {
+            c: ([2] if c == "source_row" else ["created" if c == "contact_status" else None])
+            for c in OUTCOME_COLUMNS
+        }
+    )
+    first = write_report(build_report(raw, outcomes), tmp_path / "r1.csv")
+    again = read_table(first)
+    second = write_report(build_report(again.frame, outcomes), tmp_path / "r2.csv")
+    assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
+    assert "'=HYPERLINK(1)" in second.read_text(encoding="utf-8")

@@ -68,7 +68,7 @@ def test_account_id_and_name_are_required_when_the_row_has_account_data() -> Non
         ),
         SPECS,
     )
-    assert failures.get_column("column").to_list() == ["organization.externalId", "organization.name"]
+    assert failures.get_column("column").to_list() == ["Account ID", "Account Name"]
     assert set(failures.get_column("code")) == {Reason.REQUIRED}
 
 
@@ -76,7 +76,7 @@ def test_required_columns_missing_from_the_file_are_reported_per_row() -> None:
     """A file with account columns but no Account Name column reports Account Name on each account row."""
     failures = validate(frame(organization__externalId=["A1", "A2"]), SPECS)
     assert failures.get_column("source_row").to_list() == [2, 3]
-    assert set(failures.get_column("column")) == {"organization.name"}
+    assert set(failures.get_column("column")) == {"Account Name"}
 
 
 def test_contact_only_rows_do_not_need_account_fields() -> None:
@@ -114,7 +114,7 @@ def test_too_long_values_name_the_length_and_the_limit() -> None:
     failures = validate(frame(contact__externalId=["C1"], contact__address__city=["x" * 101]), SPECS)
     row = one_failure(failures)
     assert row["code"] == Reason.TOO_LONG
-    assert row["message"] == "contact.address.city: 101 characters; the limit is 100"
+    assert row["message"] == "Contact City: 101 characters; the limit is 100"
 
 
 @pytest.mark.parametrize(
@@ -270,3 +270,16 @@ def test_non_personal_values_are_quoted_unmasked() -> None:
         {"organization.employeeCount": "Employees"},
     )
     assert one_failure(failures)["message"] == "Employees: 'lots' is not a whole number"
+
+
+def test_infinite_decimals_and_non_ascii_digits_are_invalid() -> None:
+    """1e400 is no finite number and Arabic-Indic digits are no integer the API would take."""
+    failures = validate(
+        frame(
+            contact__externalId=["C1", "C2"],
+            contact__customFields__lifetime_value_number=["1e400", "12.5"],
+            contact__customFields__order_count_integer=["\u0665\u0660", "3"],
+        ),
+        SPECS,
+    )
+    assert failures.select("source_row", "code").rows() == [(2, "invalid_decimal"), (2, "invalid_integer")]

@@ -6,13 +6,14 @@ Each command lives in its own module and is registered here. Library errors deri
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
 from pipeline import __version__
 from pipeline.errors import PipelineError, RunError
-from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
+from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, scrub
 
 
 class PipelineGroup(click.Group):
@@ -31,6 +32,18 @@ class PipelineGroup(click.Group):
             # A file the run needed could not be used (a path that is a file, a full disk): one line, exit 3.
             what = f"cannot use {err.filename}: " if err.filename else ""
             click.echo(f"Error: {what}{err.strerror or err}", err=True)
+            ctx.exit(RunError.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as err:
+            # A bug, not a user error: still one line (scrubbed: it may quote data), the details in the
+            # debug log, and the exit code of a run that could not complete.
+            logging.getLogger("pipeline").debug("unexpected error", exc_info=True)
+            click.echo(
+                f"Error: unexpected {type(err).__name__}: {scrub(str(err))} "
+                "(run with --log-level debug for details, and please report it)",
+                err=True,
+            )
             ctx.exit(RunError.exit_code)
 
 

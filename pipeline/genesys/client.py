@@ -185,8 +185,10 @@ class GenesysClient:
         http, tokens = self._open()
         url = f"{self.settings.api_base_url}{path}"
         for _ in range(2):  # a second pass only after a 401, with a fresh token
-            token = await tokens.token()
+            # The slot first, then the token: a token fetched before a long wait for the rate budget
+            # could be revoked or expire while it waits.
             await self.limiter.acquire()
+            token = await tokens.token()
             self.stats.requests_sent += 1
             try:
                 response = await http.request(
@@ -303,7 +305,7 @@ class GenesysClient:
             json={"entities": list(entities)},
             retry_unsafe=all(matches_external_id_first(op) for op in entities),
         )
-        return BulkEnrichResult.from_json(response.json(), dry_run=dry_run)
+        return BulkEnrichResult.from_json(_json(response), dry_run=dry_run)
 
     async def scan(
         self, kind: Kind, *, limit: int = 200, division_id: str | None = None, cursor: str | None = None
@@ -312,7 +314,7 @@ class GenesysClient:
         response = await self.request(
             "GET", f"{API}/scan/{kind}", params={"limit": limit, "cursor": cursor, "divisionId": division_id}
         )
-        return ScanPage.from_json(response.json())
+        return ScanPage.from_json(_json(response))
 
     async def lookup_identifier(self, kind: Kind, identifier: Mapping[str, Any]) -> dict[str, Any] | None:
         """The record holding ``identifier`` (``{type, value, externalSource?, division?}``), or None."""
@@ -326,7 +328,7 @@ class GenesysClient:
             if exc.status == 404:
                 return None
             raise
-        return response.json()
+        return _json(response)
 
     async def find_external_source(self, name: str) -> dict[str, Any] | None:
         """The external source named exactly ``name`` (the API filters by prefix only), or None."""
@@ -337,7 +339,7 @@ class GenesysClient:
                 f"{API}/externalsources",
                 params={"name": name, "limit": SOURCES_PAGE_SIZE, "cursor": cursor},
             )
-            page = ScanPage.from_json(response.json())
+            page = ScanPage.from_json(_json(response))
             for source in page.entities:
                 if source.get("name") == name:
                     return source
@@ -348,19 +350,19 @@ class GenesysClient:
     async def create_external_source(self, name: str) -> dict[str, Any]:
         """Create an active external source; not replayed after a dropped connection (names are unique)."""
         response = await self.request("POST", f"{API}/externalsources", json={"name": name, "active": True})
-        return response.json()
+        return _json(response)
 
     async def list_schemas(self, kind: Kind) -> list[dict[str, Any]]:
         _check_kind(kind)
         response = await self.request("GET", f"{API}/{kind}/schemas")
-        body = response.json()
+        body = _json(response)
         entities = body.get("entities", []) if isinstance(body, dict) else body
         return [e for e in entities if isinstance(e, dict)]
 
     async def get(self, kind: Kind, id: str) -> dict[str, Any]:
         _check_kind(kind)
         response = await self.request("GET", f"{API}/{kind}/{quote(id, safe='')}")
-        return response.json()
+        return _json(response)
 
 
 def matches_external_id_first(operation: Mapping[str, Any]) -> bool:
@@ -376,3 +378,17 @@ def matches_external_id_first(operation: Mapping[str, Any]) -> bool:
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+
+
+def _json(response: httpx.Response) -> Any:
+    """The response body as JSON; a 2xx that is not JSON is a broken answer, worth one more try."""
+    try:
+        return response.json()
+    except ValueError:
+        request = response.request
+        raise TransientApiError(
+            f"{request.method} {request.url.path} -> {response.status_code} with a body that is not JSON",
+            status=response.status_code,
+            method=request.method,
+            url=str(request.url.copy_with(query=None)),
+        ) from None
