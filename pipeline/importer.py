@@ -23,7 +23,7 @@ from pipeline.destination import (
     resolve_external_source,
     resolve_schema,
 )
-from pipeline.errors import ConfigError, InputError
+from pipeline.errors import ConfigError, InputError, RunError
 from pipeline.fields import Specs, load_specs
 from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
 from pipeline.genesys.client import GenesysClient
@@ -107,6 +107,22 @@ def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
         if outcome.kind == kind:
             counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
     return counts
+
+
+def _resend_if_organization_is_new(
+    chunk: list[Operation], todo: list[Operation], settled: list[Outcome], orgs: Mapping[str, Outcome]
+) -> tuple[list[Operation], list[Outcome]]:
+    """Unchanged contacts whose organization was just created (so it has a new id) are sent after all:
+    their stored link points at an organization that no longer exists."""
+
+    def new_org(outcome: Outcome) -> bool:
+        org = orgs.get(outcome.organization_key or "")
+        return outcome.status is Status.UNCHANGED and org is not None and org.status is Status.CREATED
+
+    again = {o.key for o in settled if new_org(o)}
+    if not again:
+        return todo, settled
+    return todo + [op for op in chunk if op.key in again], [o for o in settled if o.key not in again]
 
 
 def _link_contacts(
@@ -269,6 +285,7 @@ async def push_grouped(
         # Contacts settled without sending need no organization id, so an organization failing this
         # time does not turn an unchanged contact into a skipped one.
         todo, settled = settle.split(chunk, "contact")
+        todo, settled = _resend_if_organization_is_new(chunk, todo, settled, org_by_key)
         progress.record(settled)
         ready, skips = _link_contacts(todo, org_by_key, dry_run=options.dry_run)
         settle.record(skips, answered=False)
@@ -459,6 +476,10 @@ def _import(
         **client_stats,
     )
     if written is not None:
-        write_report(report, written)
-        summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        try:
+            write_report(report, written)
+            summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        except (ConfigError, OSError) as err:
+            # The records are pushed by now: this is a run that could not finish, not a usage error.
+            raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
     return ImportResult(report, summary, [*validation.warnings, *pushed.warnings])

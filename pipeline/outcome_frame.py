@@ -38,8 +38,8 @@ def empty_outcomes() -> pl.DataFrame:
 def merge_outcomes(decided: pl.DataFrame, pushed: Iterable[Outcome]) -> pl.DataFrame:
     """Combine validation/grouping outcomes with push outcomes; validation's word wins where both speak.
 
-    A row's error columns describe its first problem in pipeline order: validation, then its
-    organization, then its contact.
+    A row's ``error_stage`` and ``error_code`` describe its first problem in pipeline order (validation,
+    then its organization, then its contact); ``error_message`` lists all of them.
     """
     pushed = list(pushed)
     org = _rows(o for o in pushed if o.kind == "organization").rename(
@@ -70,9 +70,17 @@ def merge_outcomes(decided: pl.DataFrame, pushed: Iterable[Outcome]) -> pl.DataF
             .then(pl.lit(str(Stage.CONTACT))),
         ),
         error_code=pl.coalesce("error_code", pl.when(org_failed).then("o_code").otherwise("c_code")),
-        error_message=pl.coalesce(
-            "error_message", pl.when(org_failed).then("o_message").otherwise("c_message")
-        ),
+        # Every problem of the row, in pipeline order; a skipped contact's message only repeats its
+        # organization's error, so it is left out when that error is already there.
+        error_message=pl.concat_str(
+            [
+                "error_message",
+                "o_message",
+                pl.when(~org_failed | (pl.col("c_status") != str(Status.SKIPPED))).then("c_message"),
+            ],
+            separator="; ",
+            ignore_nulls=True,
+        ).replace("", None),
     )
     return merged.select(OUTCOME_COLUMNS).sort(SOURCE_ROW)
 

@@ -108,6 +108,19 @@ def _success(op: Operation, result: EntityResultLike) -> Outcome:
     )
 
 
+def _entity_message(error: EntityErrorLike | None) -> str:
+    """The API's message plus the fields its ``details`` name, which say what to fix in the sheet."""
+    if error is None:
+        return "the API reported a failure without details"
+    message = error.message or "the API refused the record"
+    extra = [
+        f"{d.get('fieldName')}: {d.get('message')}"
+        for d in getattr(error, "details", ()) or ()
+        if d.get("fieldName") and d.get("message") and str(d.get("message")) not in message
+    ]
+    return f"{message} ({'; '.join(extra)})" if extra else message
+
+
 def _errored(op: Operation, status: Status, code: str, message: str) -> Outcome:
     return Outcome(
         op.kind,
@@ -157,7 +170,7 @@ async def _send_batch(
             else:
                 error = result.error
                 code = (error.code if error else None) or "unknown"
-                message = error.message if error else "the API reported a failure without details"
+                message = _entity_message(error)
                 outcomes.append(_failure(op, code, message))
         # Whatever the response did not mention cannot be assumed written or not: it is a failure to
         # report, and a re-run will find it by ExternalId either way.

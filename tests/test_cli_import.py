@@ -92,3 +92,27 @@ def test_http_to_a_non_loopback_host_is_refused_with_exit_2(tmp_path: Path) -> N
     )
     assert result.exit_code == 2
     assert "loopback" in result.output
+
+
+def test_base_url_flag_overrides_an_exported_region(tmp_path: Path) -> None:
+    """With GENESYS_REGION exported, --base-url still wins instead of clashing with it."""
+    with run_sandbox(SandboxConfig()) as sb:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "import",
+                str(SAMPLES / "contacts.csv"),
+                "--base-url",
+                sb.base_url,
+                "--contact-schema",
+                "Demo contact fields",
+                "--report",
+                str(tmp_path / "rec.csv"),
+            ],
+            env={
+                "GENESYS_REGION": "mypurecloud.ie",
+                "GENESYS_CLIENT_ID": sb.client_id,
+                "GENESYS_CLIENT_SECRET": sb.client_secret,
+            },
+        )
+    assert result.exit_code == 0, result.output

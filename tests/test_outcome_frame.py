@@ -72,3 +72,22 @@ def test_row_succeeded_requires_every_present_part_to_succeed() -> None:
         }
     )
     assert frame.select(row_succeeded())["organization_status"].to_list() == [True, True, False, False]
+
+
+def test_error_message_lists_the_validation_and_the_push_problem() -> None:
+    """An invalid contact whose organization then failed at the API shows both reasons."""
+    decided = _decided(
+        [
+            {
+                "source_row": 2,
+                "contact_status": "invalid",
+                "error_stage": "validate",
+                "error_code": "invalid_email",
+                "error_message": "Contact Work Email is not valid",
+            }
+        ]
+    )
+    failed = Outcome("organization", "A", Status.FAILED, (2,), error_code="x", error_message="org bad")
+    row = merge_outcomes(decided, [failed]).row(0, named=True)
+    assert row["error_code"] == "invalid_email"
+    assert row["error_message"] == "Contact Work Email is not valid; org bad"

@@ -159,3 +159,24 @@ def test_dry_run_reports_unchanged_rows_but_remembers_nothing(
     result = _import(sb, tmp_path, csv_path)
     assert result.exit_code == 0, result.output
     assert sent.keys() == {("contact", rows[10]["Contact ID"])}
+
+
+def test_contacts_follow_an_organization_that_was_created_again(
+    sb: Sandbox, tmp_path: Path, sent: SentRecorder, imported: list[dict[str, str]]
+) -> None:
+    """An organization deleted in Genesys and re-created by a changed row gets its unchanged contacts back."""
+    rows = [dict(r) for r in imported]
+    account = rows[0]["Account ID"]
+    old = next(o for o in sb.store.all("organizations") if o["externalIds"][0]["value"] == account)
+    assert sb.store.delete("organizations", old["id"])
+    for row in rows:
+        if row["Account ID"] == account:
+            row["Account City"] = "Somewhere New"
+    result = _import(sb, tmp_path, write_rows(tmp_path / "contacts.csv", rows))
+    assert result.exit_code == 0, result.output
+    new = next(o for o in sb.store.all("organizations") if o["externalIds"][0]["value"] == account)
+    members = {r["Contact ID"] for r in rows if r["Account ID"] == account}
+    assert sent.keys() == {("organization", account)} | {("contact", key) for key in members}
+    for contact in sb.store.all("contacts"):
+        if contact["externalIds"][0]["value"] in members:
+            assert contact["externalOrganization"]["id"] == new["id"]

@@ -22,10 +22,12 @@ F = TypeVar("F", bound=Callable[..., object])
 def api_options(command: F) -> F:
     """``--region``, ``--base-url`` and ``--client-id`` (the secret only ever comes from the environment)."""
     options = [
-        click.option("--region", envvar="GENESYS_REGION", help="Genesys Cloud domain, e.g. mypurecloud.ie."),
+        # No click envvar: settings_from reads GENESYS_* itself, so that a --base-url flag overrides an
+        # exported GENESYS_REGION instead of clashing with it.
+        click.option("--region", help="Genesys Cloud domain, e.g. mypurecloud.ie (or GENESYS_REGION)."),
         click.option("--base-url", help="API base URL instead of a region (https, or http on loopback)."),
         click.option(
-            "--client-id", envvar="GENESYS_CLIENT_ID", help="OAuth client id (secret: GENESYS_CLIENT_SECRET)."
+            "--client-id", help="OAuth client id (or GENESYS_CLIENT_ID; the secret: GENESYS_CLIENT_SECRET)."
         ),
     ]
     # Applied bottom-up, as stacked decorators would be, so --help lists them in the order above.
@@ -69,6 +71,8 @@ def target(
     """Client settings for the real API, or for an embedded sandbox started for this run."""
     if sandbox_state is not None and not sandbox:
         raise click.UsageError("--sandbox-state goes with --sandbox")
+    if sandbox and (region or base_url):
+        raise click.UsageError("--sandbox runs against its own embedded API: drop --region/--base-url")
     if not sandbox:
         yield settings_from(
             region=region, base_url=base_url, client_id=client_id, client_secret=None, rate_limit=rate_limit
