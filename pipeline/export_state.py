@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 STATE_VERSION = 1
-CHECKSUM_CHUNK = 1 << 20
 
 
 def state_path(out: Path) -> Path:
@@ -80,15 +79,6 @@ def signature(settings: dict[str, Any]) -> str:
     """A digest of everything that shapes the file; a resume with other settings starts afresh."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, read in chunks so a large export is never held in memory."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHECKSUM_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -28,7 +28,6 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,7 +54,6 @@ from pipeline.export_state import (
     ExportState,
     manifest_path,
     partial_path,
-    sha256_of,
     signature,
     state_path,
     write_manifest,
@@ -64,6 +62,7 @@ from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID, FieldTy
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind
 from pipeline.genesys.settings import ClientSettings
+from pipeline.stamps import sha256_file, utc_now_iso
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")
@@ -219,7 +218,7 @@ class _Export:
         return fields
 
     def _start_state(self, sig: str) -> tuple[ExportState, bool]:
-        fresh = ExportState(sig, self._first_phase(), None, 0, started_at=_now())
+        fresh = ExportState(sig, self._first_phase(), None, 0, started_at=utc_now_iso())
         if not self.options.resume:
             return fresh, False
         saved = ExportState.load(self.state_file)
@@ -409,10 +408,10 @@ class _Export:
                 "organizations": counts.organization_scan_requests,
             },
             "columns": self.layout.headers,
-            "sha256": sha256_of(self.out),
+            "sha256": sha256_file(self.out),
             "bytes": self.out.stat().st_size,
             "started_at": self.state.started_at,
-            "exported_at": _now(),
+            "exported_at": utc_now_iso(),
             "resumed": resumed,
             "source": {
                 "api_host": self.api_host,
@@ -432,7 +431,3 @@ def _organizations_in(partial: Path) -> set[str]:
         .collect()
     )
     return set(frame.get_column(GENESYS_ORGANIZATION_ID).to_list())
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -21,14 +21,12 @@ a killed run never leaves a lock behind. WAL mode lets ``contacts-pipeline runs`
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -37,12 +35,12 @@ from pipeline.errors import ConfigError, RunLockedError
 from pipeline.fingerprints import Known, Recorded
 from pipeline.outcomes import Status
 from pipeline.push import Outcome
+from pipeline.stamps import utc_now_iso
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
 SCHEMA_VERSION = 1
 # Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
 BUSY_TIMEOUT_MS = 5000
-_CHUNK = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,19 +116,6 @@ class RunInfo:
     @property
     def finished(self) -> bool:
         return self.state is RunState.COMPLETED
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def file_checksum(path: str | Path) -> str:
-    """sha256 of the file's bytes, read in chunks so a large input never sits in memory twice."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def lock_path(journal_path: Path) -> Path:
@@ -229,7 +214,7 @@ class Journal:
             cursor = db.execute(
                 "INSERT INTO runs (input_path, input_sha256, options, dry_run, started_at, state) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (input_path, input_sha256, json.dumps(options, sort_keys=True), int(dry_run), now_iso(),
+                (input_path, input_sha256, json.dumps(options, sort_keys=True), int(dry_run), utc_now_iso(),
                  RunState.RUNNING),
             )  # fmt: skip
             return int(cursor.lastrowid or 0)
@@ -257,7 +242,7 @@ class Journal:
             db.execute(
                 "UPDATE runs SET state = ?, ended_at = ?, counts = COALESCE(?, counts), "
                 "report_path = COALESCE(?, report_path), error = ? WHERE id = ?",
-                (state, now_iso(), json.dumps(counts) if counts is not None else None, report_path, error,
+                (state, utc_now_iso(), json.dumps(counts) if counts is not None else None, report_path, error,
                  run_id),
             )  # fmt: skip
 
@@ -269,7 +254,7 @@ class Journal:
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE runs SET state = ?, ended_at = COALESCE(ended_at, ?) WHERE state = ?",
-                (RunState.INTERRUPTED, now_iso(), RunState.RUNNING),
+                (RunState.INTERRUPTED, utc_now_iso(), RunState.RUNNING),
             )
             return cursor.rowcount
 

@@ -22,9 +22,9 @@ from pipeline.journal import (
     RunInfo,
     RunLedger,
     RunState,
-    file_checksum,
     journal_lock,
 )
+from pipeline.stamps import sha256_file
 
 Resume = int | Literal["last"] | None
 # A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.
@@ -99,7 +99,7 @@ def journaled_run(
     with journal_lock(journal_path), Journal(journal_path) as journal:
         journal.settle_stale_runs()
         key = input_key(input_path)
-        checksum = file_checksum(input_path)
+        checksum = sha256_file(input_path)
         if resume is None:
             run_id = journal.start_run(key, checksum, dict(options), dry_run=dry_run)
             session, recorded, resumed = 1, dict(options), False

@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 from datetime import UTC, datetime
 from typing import TextIO
 
-from pipeline.masking import mask
+from pipeline.masking import mask_in_text
 
 ROOT_LOGGER = "pipeline"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# A phone-looking run: optional +, then 9 to 15 digits possibly split by single spaces, dots or dashes,
-# standing alone (so dates, counts and the digit runs inside ids are left alone).
-_PHONE = re.compile(r"(?<![\w\-])\+?\d(?:[ .\-]?\d){8,14}(?![\w\-])")
 _REDACTED = "***"
 
 _secrets: set[str] = set()
@@ -45,8 +40,7 @@ def scrub(text: str) -> str:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, _REDACTED)
-    text = _EMAIL.sub(lambda m: mask(m.group(0), "email"), text)
-    return _PHONE.sub(lambda m: mask(m.group(0), "phone"), text)
+    return mask_in_text(text)
 
 
 class ScrubFilter(logging.Filter):

@@ -7,6 +7,8 @@ Enough is kept for a person to recognise which value is meant (``j***@example.co
 
 from __future__ import annotations
 
+import re
+
 STAR = "*"
 # Phones: the country code and the first digits identify the kind of number; the last two let a person
 # match it against their sheet. Shorter values do not have enough digits to spare.
@@ -50,3 +52,16 @@ def _mask_phone(value: str) -> str:
     else:
         return STAR * max(size, 3)
     return number[:head] + STAR * (size - head - tail) + number[-tail:]
+
+
+# Personal data quoted inside free text (an API error message, a log line). Phones: 9 to 15 digits standing
+# alone, optionally +-prefixed and split by spaces, dots, dashes or brackets; so dates, counts and the
+# digit runs inside ids are left alone.
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[A-Za-z0-9-]+")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w\-])\+?\(?\d(?:[ .\-()]{0,2}\d){8,14}(?![\w\-])")
+
+
+def mask_in_text(text: str) -> str:
+    """``text`` with every email address and phone number in it masked."""
+    text = _EMAIL_IN_TEXT.sub(lambda m: mask(m.group(0), "email"), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask(m.group(0), "phone"), text)

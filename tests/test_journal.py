@@ -11,11 +11,12 @@ import pytest
 
 from pipeline.errors import ConfigError, RunInterruptedError, RunLockedError
 from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
-from pipeline.journal import Journal, RunLedger, RunState, file_checksum, journal_lock, lock_is_free
+from pipeline.journal import Journal, RunLedger, RunState, journal_lock, lock_is_free
 from pipeline.journal_run import journaled_run
 from pipeline.outcomes import Status
 from pipeline.plan import Operation
 from pipeline.push import Outcome
+from pipeline.stamps import sha256_file as file_checksum
 
 SOURCE = "source-1"
 

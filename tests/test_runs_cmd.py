@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.journal import Journal, RunState, file_checksum, journal_lock
+from pipeline.journal import Journal, RunState, journal_lock
 from pipeline.outcomes import Status
 from pipeline.push import Outcome
+from pipeline.stamps import sha256_file as file_checksum
 
 
 @pytest.fixture

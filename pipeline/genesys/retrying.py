@@ -9,7 +9,6 @@ a request: ``max_attempts`` for 5xx, timeouts and connection errors, and ``max_t
 from __future__ import annotations
 
 import random
-import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from pipeline.errors import TransientApiError
 from pipeline.genesys.ratelimit import Sleep
-from pipeline.masking import mask
+from pipeline.masking import mask_in_text
 
 # Raised before any byte of the request left: the server cannot have acted on it, so any method may retry.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -155,16 +154,6 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str]:
         message = body.get("message")
         return (
             str(code) if code else None,
-            mask_personal_data(str(message)) if message else response.reason_phrase,
+            mask_in_text(str(message)) if message else response.reason_phrase,
         )
     return None, response.reason_phrase
-
-
-# Only +-prefixed numbers count as phones: bare digit runs in messages are mostly ids, counts and dates.
-_EMAIL = re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[A-Za-z0-9-]+")
-_PHONE = re.compile(r"\+\d[\d ().-]{5,}\d")
-
-
-def mask_personal_data(text: str) -> str:
-    text = _EMAIL.sub(lambda m: mask(m.group(0), "email"), text)
-    return _PHONE.sub(lambda m: mask(m.group(0), "phone"), text)
