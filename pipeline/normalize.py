@@ -76,7 +76,7 @@ def normalize(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> 
 
 
 def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """:func:`clean_text` on every column, one materialized step at a time.
+    """Every column trimmed, the formula escape undone, blank as null: one materialized step at a time.
 
     Polars evaluates a sub-expression once per reference to it, and the steps refer to their input several
     times: chained into one expression (and then into the type rules), trimming and unescaping ran a dozen
@@ -87,13 +87,6 @@ def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return unescaped.with_columns(
         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )
-
-
-def clean_text(column: str | pl.Expr) -> pl.Expr:
-    """Trimmed, formula escape undone, blank as null (as one expression; see :func:`_clean_columns`)."""
-    text = pl.col(column) if isinstance(column, str) else column
-    text = unescape_expr(text.cast(pl.String).str.strip_chars()).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text)
 
 
 def _by_type(column: str, specs: Specs) -> pl.Expr:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError, ApiUnavailableError
@@ -76,10 +76,6 @@ class Outcome:
 class PushStats:
     batches: int = 0
     entity_retries: int = 0
-    outcomes: dict[Status, int] = field(default_factory=dict)
-
-    def count(self, outcome: Outcome) -> None:
-        self.outcomes[outcome.status] = self.outcomes.get(outcome.status, 0) + 1
 
 
 BatchCallback = Callable[[list[Outcome]], Awaitable[None] | None]
@@ -208,8 +204,6 @@ async def push(
         # never holds the others back and a million operations never become 100k pending tasks.
         for batch in batches:
             outcomes = await _send_batch(client, endpoint, batch, dry_run=dry_run, stats=stats)
-            for outcome in outcomes:
-                stats.count(outcome)
             results.extend(outcomes)
             if on_batch is not None:
                 maybe = on_batch(outcomes)
