@@ -18,7 +18,8 @@ from typing import Literal
 
 import polars as pl
 
-from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
+from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, FieldType, Specs
+from pipeline.masking import mask
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Reason, Stage, Status
 from pipeline.validate import part_presence, with_required_columns
 
@@ -237,7 +238,55 @@ def group(
         CONTACT_KEY,
         [*contact_fields, ORGANIZATION_KEY],
     )
+    warnings.extend(shared_identifier_warnings(contacts, specs))
     return Grouped(organizations, contacts, _outcomes(rows), warnings)
+
+
+# Past this many, the shared-identifier warnings are summed up in one line rather than listed.
+SHARED_IDENTIFIER_WARNINGS = 20
+
+
+def shared_identifier_warnings(contacts: pl.DataFrame, specs: Specs) -> list[str]:
+    """Warnings for emails and phones that several Contact IDs carry.
+
+    Genesys turns a contact's emails and phones into identifiers that one contact at a time can hold, so
+    the second contact to claim one is refused at push time. Not a conflict here: the file may be right
+    and the API the one to decide, but the user should hear about it before anything is written.
+    """
+    columns = [
+        c for c in contacts.columns if (spec := specs.get(c)) is not None and spec.kind == "contact"
+        and spec.type in (FieldType.EMAIL, FieldType.PHONE)
+    ]  # fmt: skip
+    if not columns or contacts.height == 0:
+        return []
+    values = pl.concat(
+        [
+            contacts.select(
+                pl.col(CONTACT_KEY),
+                pl.lit(specs.get(c).type.value).alias("type"),  # type: ignore[union-attr]
+                pl.col(c).str.split(";ext=").list.first().str.to_lowercase().alias("value"),
+            )
+            for c in columns
+        ]
+    ).drop_nulls("value")
+    shared = (
+        values.unique()
+        .group_by("type", "value")
+        .agg(pl.col(CONTACT_KEY).sort())
+        .filter(pl.col(CONTACT_KEY).list.len() > 1)
+        .sort("value")
+    )
+    warnings = [
+        f"{'email' if kind == 'email' else 'phone'} {mask(value, kind)!r} is on {len(keys)} contacts "
+        f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); Genesys lets one contact hold it, "
+        "so the others will be refused"
+        for kind, value, keys in shared.head(SHARED_IDENTIFIER_WARNINGS).iter_rows()
+    ]
+    if shared.height > SHARED_IDENTIFIER_WARNINGS:
+        warnings.append(
+            f"... and {shared.height - SHARED_IDENTIFIER_WARNINGS} more emails/phones shared by contacts"
+        )
+    return warnings
 
 
 def _problems(rows: pl.DataFrame) -> list[tuple[pl.Expr, Stage, pl.Expr, pl.Expr]]:

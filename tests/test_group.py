@@ -8,7 +8,7 @@ import pytest
 from pipeline.fields import load_specs
 from pipeline.group import Grouped, group
 from pipeline.outcomes import OUTCOME_COLUMNS, Reason, Stage, Status
-from pipeline.validate import validate
+from pipeline.validate import FAILURE_SCHEMA, validate
 
 SPECS = load_specs()
 HEADERS = {
@@ -222,3 +222,23 @@ def test_outcomes_have_the_documented_columns() -> None:
     grouped = run([row("C1", "A1", contact__workEmail="nope")])
     assert tuple(grouped.outcomes.columns) == OUTCOME_COLUMNS
     assert grouped.outcomes.schema["source_row"] == pl.Int64
+
+
+def test_an_email_on_several_contacts_is_a_warning_naming_them() -> None:
+    """Two Contact IDs with one email address (any case) are warned about, with the value masked."""
+    grouped = group(
+        pl.DataFrame(
+            {
+                "source_row": [2, 3, 4],
+                "contact.externalId": ["C1", "C2", "C3"],
+                "contact.workEmail": ["info@acme.com", None, "solo@acme.com"],
+                "contact.personalEmail": [None, "INFO@acme.com", None],
+            }
+        ),
+        pl.DataFrame(schema=FAILURE_SCHEMA),
+        SPECS,
+    )
+    (warning,) = grouped.warnings
+    assert "C1, C2" in warning
+    assert "info@acme.com" not in warning
+    assert "i***@acme.com" in warning
