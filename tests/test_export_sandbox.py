@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import push as push_module
 from pipeline.cli import cli
 from pipeline.csvsafe import CsvAppender
 from pipeline.exporting import ExportOptions, export
@@ -33,11 +32,6 @@ WRITES = (
     "POST /api/v2/externalcontacts/bulk/contacts/enrich",
     "POST /api/v2/externalcontacts/bulk/organizations/enrich",
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_entity_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(push_module, "ENTITY_RETRY_DELAY_S", 0.01)
 
 
 @pytest.fixture

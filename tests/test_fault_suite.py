@@ -19,7 +19,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline import push as push_module
 from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importer import ImportOptions, Progress, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -45,11 +44,6 @@ HEADER = [
     "Account Name",
     "Account City",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fast_entity_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(push_module, "ENTITY_RETRY_DELAY_S", 0.01)
 
 
 def _generate(path: Path, rows: int) -> Path:

@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 
 from pipeline import importer as importer_module
-from pipeline import push as push_module
 from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importer import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -28,11 +27,6 @@ HEADER = [
     "Account ID",
     "Account Name",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fast_entity_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(push_module, "ENTITY_RETRY_DELAY_S", 0.01)
 
 
 @pytest.fixture

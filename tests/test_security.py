@@ -28,7 +28,6 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline import push as push_module
 from pipeline.cli import cli
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.genesys.client import GenesysClient
@@ -53,11 +52,6 @@ HEADER = [
     "Account Name",
 ]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _fast_entity_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(push_module, "ENTITY_RETRY_DELAY_S", 0.01)
 
 
 @pytest.fixture
