@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.api import validate_table
 from pipeline.fields import load_specs
-from pipeline.importer import PLAN_CHUNK
+from pipeline.import_push import PLAN_CHUNK
 from pipeline.plan import Operation, PlanOptions, chunks, contact_operations, organization_operations
 from pipeline.read import read_table
 

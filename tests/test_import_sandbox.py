@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline import importer as importer_module
+from pipeline import import_push as import_push_module
 from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importer import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -231,7 +231,7 @@ def test_plan_is_streamed_in_chunks_without_losing_or_mislinking_rows(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With tiny plan chunks, every row still gets its outcome and every contact its organization."""
-    monkeypatch.setattr(importer_module, "PLAN_CHUNK", 7)
+    monkeypatch.setattr(import_push_module, "PLAN_CHUNK", 7)
     path = _generated(tmp_path / "in.csv", 103, per_account=4)
     result = import_file(path, _settings(sb), OPTIONS)
     _assert_complete(result.report, 103)
