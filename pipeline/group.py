@@ -216,7 +216,9 @@ def group(
         contact_skipped=pl.col("has_contact")
         & ~pl.col("contact_invalid")
         & (pl.col("org_invalid") | pl.col("org_conflict")),
-        link=pl.when(pl.col("has_org")).then(pl.col(ORGANIZATION_KEY)),
+        # A contact links to the Account ID on its row, whether the row defines that account or only
+        # names it (then it is resolved at push time: another row, the journal, or Genesys).
+        link=pl.col(ORGANIZATION_KEY),
     )
     eligible = rows.filter(pl.col("has_contact") & ~pl.col("contact_invalid") & ~pl.col("contact_skipped"))
     linked = eligible.select(SOURCE_ROW, CONTACT_KEY, *contact_fields, pl.col("link").alias(ORGANIZATION_KEY))

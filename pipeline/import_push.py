@@ -6,6 +6,7 @@ organization did not make it is skipped with that organization's error.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,9 +116,17 @@ def _resend_if_organization_is_new(
 
 
 def _link_contacts(
-    contacts: list[Operation], by_key: Mapping[str, Outcome], *, dry_run: bool
+    contacts: list[Operation],
+    by_key: Mapping[str, Outcome],
+    existing: Mapping[str, str | None],
+    *,
+    dry_run: bool,
 ) -> tuple[list[Operation], list[Outcome]]:
-    """Contacts with their organization's Genesys id; those whose organization failed are skipped."""
+    """Contacts with their organization's Genesys id; those whose organization failed are skipped.
+
+    ``existing`` holds the ids of organizations a row only names by Account ID (not defined in the file),
+    as found in the journal or in Genesys; None where they were found nowhere.
+    """
     ready: list[Operation] = []
     skips: list[Outcome] = []
     for op in contacts:
@@ -125,7 +134,17 @@ def _link_contacts(
             ready.append(op)
             continue
         org = by_key.get(op.organization_key)
-        if org is None or org.status in (Status.FAILED, Status.SKIPPED):
+        if org is None and op.organization_key in existing:
+            found = existing[op.organization_key]
+            if found is None:
+                message = (
+                    f"Account ID {op.organization_key!r} is not defined in the file (no Account Name) "
+                    "and no organization with it was found in Genesys"
+                )
+                skips.append(skipped(op, "organization.not_found", message))
+            else:
+                ready.append(link_organization(op, found))
+        elif org is None or org.status in (Status.FAILED, Status.SKIPPED):
             code = org.error_code if org and org.error_code else "organization.failed"
             reason = org.error_message if org and org.error_message else "not written"
             skips.append(skipped(op, code, f"organization {op.organization_key!r} failed: {reason}"))
@@ -170,6 +189,7 @@ class _Settle:
     fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
     _recorded: dict[str, dict[str, Recorded]] = field(default_factory=dict)
     _known: dict[str, dict[str, Known]] = field(default_factory=dict)
+    _ids: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def split(self, operations: list[Operation], kind: Kind) -> tuple[list[Operation], list[Outcome]]:
         """Operations to send, and outcomes settled without sending (answered before a resume, or
@@ -188,9 +208,53 @@ class _Settle:
         self.record(unchanged, answered=False)
         return todo, reused + unchanged
 
+    def known_ids(self, kind: Kind) -> dict[str, str | None]:
+        """Genesys ids the journal remembers for this target and source (empty without a journal)."""
+        if self.ledger is None or self.scope is None:
+            return {}
+        if kind not in self._ids:
+            self._ids[kind] = {k: v.genesys_id for k, v in self.ledger.known(self.scope, kind).items()}
+        return self._ids[kind]
+
     def record(self, outcomes: list[Outcome], *, answered: bool = True) -> None:
         if self.ledger is not None:
             self.ledger.record(outcomes, self.fingerprints, self.scope, answered=answered)
+
+
+@dataclass
+class _ExistingOrganizations:
+    """Genesys ids of organizations that rows name only by Account ID: from the journal when it knows
+    them, else by an identifier lookup (one per Account ID, remembered for the rest of the run)."""
+
+    client: Any
+    settle: _Settle
+    source_id: str
+    division_id: str | None
+    concurrency: int
+    ids: dict[str, str | None] = field(default_factory=dict)
+
+    async def resolve(self, keys: set[str]) -> None:
+        keys = keys - self.ids.keys()
+        if not keys:
+            return
+        known = self.settle.known_ids("organization")
+        for key in [k for k in keys if known.get(k)]:
+            self.ids[key] = known[key]
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def lookup(key: str) -> None:
+            identifier: dict[str, Any] = {
+                "type": "ExternalId",
+                "value": key,
+                "externalSource": {"id": self.source_id},
+            }
+            if self.division_id:
+                identifier["division"] = {"id": self.division_id}
+            async with gate:
+                found = await self.client.lookup_identifier("organizations", identifier)
+            self.ids[key] = str(found["id"]) if found and found.get("id") else None
+
+        await asyncio.gather(*(lookup(k) for k in sorted(keys - self.ids.keys())))
 
 
 # Operations are planned and pushed this many at a time, so a file of a million contacts never holds a
@@ -269,6 +333,7 @@ async def push_grouped(
         org_outcomes += settled + await send(todo, "organizations")
 
     org_by_key = {o.key: o for o in org_outcomes}
+    existing = _ExistingOrganizations(client, settle, source_id, options.division_id, concurrency)
     contact_outcomes: list[Outcome] = []
     for chunk in chunks(contacts, PLAN_CHUNK):
         # Contacts settled without sending need no organization id, so an organization failing this
@@ -276,7 +341,10 @@ async def push_grouped(
         todo, settled = settle.split(chunk, "contact")
         todo, settled = _resend_if_organization_is_new(chunk, todo, settled, org_by_key)
         progress.record(settled)
-        ready, skips = _link_contacts(todo, org_by_key, dry_run=options.dry_run)
+        await existing.resolve(
+            {op.organization_key for op in todo if op.organization_key} - org_by_key.keys()
+        )
+        ready, skips = _link_contacts(todo, org_by_key, existing.ids, dry_run=options.dry_run)
         settle.record(skips, answered=False)
         progress.record(skips)
         contact_outcomes += settled + skips + await send(ready, "contacts")

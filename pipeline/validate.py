@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from pipeline.fields import KINDS, LIST_SEPARATOR, FieldSpec, FieldType, Specs
+from pipeline.fields import KINDS, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
 from pipeline.masking import mask
 from pipeline.normalize import E164_PATTERN
 from pipeline.outcomes import SOURCE_ROW, Reason
@@ -120,8 +120,12 @@ def _bad_items(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
 
 
 def _part_present(columns: Collection[str], kind: str, constants: Collection[str]) -> pl.Expr:
-    """True where the row has any value in a ``kind`` column; constants alone do not make a part."""
-    own = [c for c in columns if c.startswith(f"{kind}.") and c not in constants]
+    """True where the row has any value in a ``kind`` column; constants alone do not make a part.
+
+    An Account ID alone makes no organization part: such a row only links its contact to an account
+    that another row (or an earlier import) defines, so it needs no Account Name.
+    """
+    own = [c for c in columns if c.startswith(f"{kind}.") and c not in constants and c != ORGANIZATION_KEY]
     return pl.any_horizontal(pl.col(own).is_not_null()) if own else pl.lit(False)
 
 

@@ -240,3 +240,29 @@ def test_plan_is_streamed_in_chunks_without_losing_or_mislinking_rows(
     for contact in sb.store.all("contacts"):
         key = int(contact["externalIds"][0]["value"].removeprefix("C-"))
         assert orgs[contact["externalOrganization"]["id"]] == f"A-{key // 4}"
+
+
+def test_contacts_naming_only_an_account_id_link_to_the_account_wherever_it_is(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """An Account ID without a name links to the row that defines it, or to the account already in
+    Genesys; one found nowhere skips its contact with a message saying so."""
+    import_file(
+        _write(tmp_path / "accounts.csv", [["", "", "", "", "A-OLD", "Old Account"]]), _settings(sb), OPTIONS
+    )
+    rows = [
+        ["C-1", "F", "L", "a@example.com", "A-NEW", "New Account"],
+        ["C-2", "F", "L", "b@example.com", "A-NEW", ""],
+        ["C-3", "F", "L", "c@example.com", "A-OLD", ""],
+        ["C-4", "F", "L", "d@example.com", "A-NOWHERE", ""],
+    ]
+    result = import_file(_write(tmp_path / "in.csv", rows), _settings(sb), OPTIONS)
+    report = result.report
+    assert report["contact_status"].to_list() == ["created", "created", "created", "skipped"]
+    assert report["error_code"][3] == "organization.not_found"
+    orgs = {o["externalIds"][0]["value"]: o["id"] for o in sb.store.all("organizations")}
+    links = {
+        c["externalIds"][0]["value"]: c.get("externalOrganization", {}).get("id")
+        for c in sb.store.all("contacts")
+    }
+    assert links == {"C-1": orgs["A-NEW"], "C-2": orgs["A-NEW"], "C-3": orgs["A-OLD"]}

@@ -74,9 +74,17 @@ def test_account_id_and_name_are_required_when_the_row_has_account_data() -> Non
 
 def test_required_columns_missing_from_the_file_are_reported_per_row() -> None:
     """A file with account columns but no Account Name column reports Account Name on each account row."""
-    failures = validate(frame(organization__externalId=["A1", "A2"]), SPECS)
+    failures = validate(
+        frame(organization__externalId=["A1", "A2"], organization__address__city=["Cork", "Paris"]), SPECS
+    )
     assert failures.get_column("source_row").to_list() == [2, 3]
     assert set(failures.get_column("column")) == {"Account Name"}
+
+
+def test_an_account_id_alone_links_a_contact_without_needing_a_name() -> None:
+    """A contact row naming only its Account ID is valid: it links to an account defined elsewhere."""
+    failures = validate(frame(contact__externalId=["C1"], organization__externalId=["A1"]), SPECS)
+    assert failures.is_empty()
 
 
 def test_contact_only_rows_do_not_need_account_fields() -> None:
