@@ -37,8 +37,10 @@ from pipeline.outcomes import SOURCE_ROW
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}(;ext=[0-9]{1,10})?$"
 _E164_RE = re.compile(E164_PATTERN)
 E164_MAX_LENGTH = 16  # "+" and at most 15 digits
-# Already-normalized numbers skip phonenumbers; national significant numbers have at least 6 digits.
-_FAST_E164 = r"^\+[1-9][0-9]{6,14}$"
+# Already-normalized numbers (our own output included, extension and all) skip phonenumbers: parsing
+# them again could change them (a leading 0 read as a national prefix), and normalizing must be
+# idempotent. National significant numbers have at least 6 digits.
+_FAST_E164 = r"^\+[1-9][0-9]{6,14}(;ext=[0-9]{1,10})?$"
 _REGION_ALIASES = {"UK": "GB"}
 _KEY_SEPARATOR = "\x1f"
 
