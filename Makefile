@@ -25,7 +25,7 @@ test: $(STAMP)
 # Figures, not pass/fail: generates data in bench/.data/ (cached), prints every figure and writes
 # bench/results.json. The bench extra adds Faker for the generator. See bench/README.md.
 bench: $(BENCH_STAMP)
-	cd bench && ../$(BIN)/python run.py
+	cd bench && PYTHONHASHSEED=0 ../$(BIN)/python run.py
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -183,64 +183,59 @@ def _common(key: str, options: PlanOptions) -> dict[str, Any]:
     return body
 
 
+def _records(
+    frame: pl.DataFrame, specs: Specs, options: PlanOptions, kind: Kind, chunk_size: int
+) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
+    """Per row of a grouped frame: the row, its key, the record it writes (``externalIds`` carrying the
+    key, the schema reference when it has custom fields) and its fingerprint."""
+    slots = _slots(frame.columns, specs, kind)
+    schema = _schema(kind, options)
+    key_column = CONTACT_KEY if kind == "contact" else ORGANIZATION_KEY
+    fingerprint = fingerprint_source(frame.columns, _salt(kind, options), schema)
+    for chunk in frame.iter_slices(chunk_size):
+        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
+            key = row[key_column]
+            record = _record(row, slots)
+            record["externalIds"] = [_external_id(options.external_source_id, key)]
+            if schema and "customFields" in record:
+                record["schema"] = schema
+            yield row, key, record, _digest(row[_FINGERPRINT])
+
+
 def organization_operations(
     organizations: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Account ID, matched by the Account ID as ExternalId of the external source."""
-    slots = _slots(organizations.columns, specs, "organization")
-    fingerprint = fingerprint_source(
-        organizations.columns, _salt("organization", options), _schema("organization", options)
-    )
-    for chunk in organizations.iter_slices(chunk_size):
-        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
-            key = row[ORGANIZATION_KEY]
-            record = _record(row, slots)
-            record["externalIds"] = [_external_id(options.external_source_id, key)]
-            if options.organization_schema and "customFields" in record:
-                record["schema"] = options.organization_schema
-            body = _common(key, options)
-            body["externalOrganization"] = record
-            yield Operation(
-                "organization",
-                key,
-                body,
-                tuple(row["source_rows"]),
-                fingerprint=_digest(row[_FINGERPRINT]),
-            )
+    for row, key, record, fingerprint in _records(organizations, specs, options, "organization", chunk_size):
+        body = _common(key, options)
+        body["externalOrganization"] = record
+        yield Operation("organization", key, body, tuple(row["source_rows"]), fingerprint=fingerprint)
 
 
 def contact_operations(
     contacts: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Contact ID; the organization link is filled in by :func:`link_organization`."""
-    slots = _slots(contacts.columns, specs, "contact")
     match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in options.match]
-    fingerprint = fingerprint_source(contacts.columns, _salt("contact", options), _schema("contact", options))
-    for chunk in contacts.iter_slices(chunk_size):
-        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
-            key = row[CONTACT_KEY]
-            record = _record(row, slots)
-            record["externalIds"] = [_external_id(options.external_source_id, key)]
-            if options.contact_schema and "customFields" in record:
-                record["schema"] = options.contact_schema
-            body = _common(key, options)
-            for kind, columns in match_columns:
-                for column in columns:
-                    value = row.get(column)
-                    if value:
-                        # Identifiers are bare E.164 (no extension) and bare addresses.
-                        body["matchingIdentifiers"].append(
-                            {"type": _MATCH_TYPES[kind], "value": value.partition(";ext=")[0]}
-                        )
-            body["contact"] = record
-            yield Operation(
-                "contact",
-                key,
-                body,
-                tuple(row["source_rows"]),
-                organization_key=row.get(ORGANIZATION_KEY),
-                fingerprint=_digest(row[_FINGERPRINT]),
-            )
+    for row, key, record, fingerprint in _records(contacts, specs, options, "contact", chunk_size):
+        body = _common(key, options)
+        for kind, columns in match_columns:
+            for column in columns:
+                value = row.get(column)
+                if value:
+                    # Identifiers are bare E.164 (no extension) and bare addresses.
+                    body["matchingIdentifiers"].append(
+                        {"type": _MATCH_TYPES[kind], "value": value.partition(";ext=")[0]}
+                    )
+        body["contact"] = record
+        yield Operation(
+            "contact",
+            key,
+            body,
+            tuple(row["source_rows"]),
+            organization_key=row.get(ORGANIZATION_KEY),
+            fingerprint=fingerprint,
+        )
 
 
 def link_organization(operation: Operation, organization_id: str) -> Operation:

@@ -12,11 +12,12 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from sandbox_support import sandbox_settings
 
 from pipeline.cli import cli
 from pipeline.csvsafe import CsvAppender
 from pipeline.exporting import ExportOptions, export
-from pipeline.genesys.settings import ClientSettings, settings_from
+from pipeline.genesys.settings import ClientSettings
 from pipeline.importer import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 from pipeline.sandbox.enrich import Outcome
@@ -41,15 +42,7 @@ def sb() -> Iterator[Sandbox]:
 
 
 def _settings(sb: Sandbox) -> ClientSettings:
-    settings = settings_from(
-        region=None,
-        base_url=sb.base_url,
-        client_id=sb.client_id,
-        client_secret=sb.client_secret,
-        rate_limit=0,
-        env={},
-    )
-    return replace(settings, backoff_base_s=0.01, backoff_max_s=0.05)
+    return sandbox_settings(sb, backoff_max_s=0.05)
 
 
 def _stored(sb: Sandbox) -> dict[str, dict[str, Any]]:

@@ -13,13 +13,13 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
+from sandbox_support import sandbox_settings
 
-from pipeline.genesys.settings import ClientSettings, settings_from
+from pipeline.genesys.settings import ClientSettings
 from pipeline.importer import ImportOptions, Progress, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 
@@ -70,16 +70,10 @@ def _generate(path: Path, rows: int) -> Path:
 
 
 def _settings(sb: Sandbox, **changes: object) -> ClientSettings:
-    settings = settings_from(
-        region=None,
-        base_url=sb.base_url,
-        client_id=sb.client_id,
-        client_secret=sb.client_secret,
+    return sandbox_settings(
+        sb,
         rate_limit=CLIENT_BUDGET,
-        env={},
-    )
-    return replace(  # type: ignore[arg-type]
-        settings, rate_window_s=WINDOW_S, backoff_base_s=0.02, backoff_max_s=0.5, **changes
+        **{"rate_window_s": WINDOW_S, "backoff_base_s": 0.02, "backoff_max_s": 0.5, **changes},
     )
 
 

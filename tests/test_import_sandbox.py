@@ -11,9 +11,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from sandbox_support import sandbox_settings
 
 from pipeline import import_push as import_push_module
-from pipeline.genesys.settings import ClientSettings, settings_from
+from pipeline.genesys.settings import ClientSettings
 from pipeline.importer import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 
@@ -36,15 +37,7 @@ def sb() -> Iterator[Sandbox]:
 
 
 def _settings(sb: Sandbox, *, rate_limit: int = 0, **changes: object) -> ClientSettings:
-    settings = settings_from(
-        region=None,
-        base_url=sb.base_url,
-        client_id=sb.client_id,
-        client_secret=sb.client_secret,
-        rate_limit=rate_limit,
-        env={},
-    )
-    return replace(settings, backoff_base_s=0.01, backoff_max_s=0.2, **changes)  # type: ignore[arg-type]
+    return sandbox_settings(sb, rate_limit=rate_limit, **changes)
 
 
 def _write(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
