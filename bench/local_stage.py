@@ -19,11 +19,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.api import validate_table
 from pipeline.fields import load_specs
-from pipeline.import_push import PLAN_CHUNK
-from pipeline.plan import Operation, PlanOptions, chunks, contact_operations, organization_operations
-from pipeline.read import read_table
+from pipeline.importing.plan import (
+    Operation,
+    PlanOptions,
+    chunks,
+    contact_operations,
+    organization_operations,
+)
+from pipeline.importing.push_file import PLAN_CHUNK
+from pipeline.prepare.read import read_table
+from pipeline.prepare.stage import validate_table
 
 # What the demo sandbox calls its schemas; the plan only copies the reference into each payload.
 PLAN_OPTIONS = PlanOptions(

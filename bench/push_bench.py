@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 
-from pipeline.api import validate_file
 from pipeline.fields import load_specs
 from pipeline.genesys.settings import ClientSettings, settings_from
-from pipeline.importer import ImportOptions, Progress, import_file
-from pipeline.plan import PlanOptions, contact_operations
-from pipeline.push import default_concurrency
+from pipeline.importing.job import ImportOptions, Progress, import_file
+from pipeline.importing.plan import PlanOptions, contact_operations
+from pipeline.importing.push import default_concurrency
+from pipeline.prepare.stage import validate_file
 from pipeline.sandbox import DEMO_EXTERNAL_SOURCE_ID, SandboxConfig, run_sandbox
 
 BUDGET_PER_MINUTE = 600

@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 from push_bench import BUDGET_PER_MINUTE, CONTACT_SCHEMA, LATENCY_MS, client_settings, per_window, rates
 
-from pipeline.exporting import ExportOptions, ExportProgress, export
-from pipeline.importer import ImportOptions, import_file
+from pipeline.exporting.job import ExportOptions, ExportProgress, export
+from pipeline.importing.job import ImportOptions, import_file
 from pipeline.sandbox import SandboxConfig, run_sandbox
 
 CHANGED_SHARE = 0.01

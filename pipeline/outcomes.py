@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 SOURCE_ROW = "source_row"
@@ -15,9 +16,6 @@ class Status(StrEnum):
     CONFLICT = "conflict"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-
-SUCCESS_STATUSES = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
 
 
 class Stage(StrEnum):
@@ -61,3 +59,20 @@ OUTCOME_COLUMNS = (
     "error_code",
     "error_message",
 )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one record (an organization or a contact)."""
+
+    kind: str
+    key: str
+    status: Status
+    source_rows: tuple[int, ...]
+    genesys_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    organization_key: str | None = None
+    # False when the request carrying the record failed as a whole: nothing was answered about it, so a
+    # resumed run must send it again rather than reuse this outcome.
+    answered: bool = True

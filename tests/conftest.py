@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import push as push_module
+from pipeline.importing import push as push_module
 
 
 @pytest.fixture(autouse=True)

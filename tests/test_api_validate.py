@@ -1,4 +1,4 @@
-"""`pipeline.api.validate_file`: the whole offline pipeline from a CSV file to a report."""
+"""`pipeline.prepare.stage.validate_file`: the whole offline pipeline from a CSV file to a report."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.api import validate_file
 from pipeline.errors import ConfigError, MappingError, MissingKeyColumnError
 from pipeline.outcomes import OUTCOME_COLUMNS
+from pipeline.prepare.stage import validate_file
 
 HEADER = [
     "Contact ID",

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.csvsafe import escape, escape_expr, unescape, unescape_expr, write_csv
-from pipeline.read import read_table
+from pipeline.prepare.read import read_table
 
 
 @pytest.mark.parametrize(

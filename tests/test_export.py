@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError
-from pipeline.export import (
+from pipeline.exporting.layout import (
     COLUMNS_SPEC,
     build_layout,
     contact_rows,
@@ -21,9 +21,9 @@ from pipeline.export import (
     render,
 )
 from pipeline.fields import FieldSpec, FieldType, custom_field, load_specs
-from pipeline.mapping import resolve_columns
-from pipeline.normalize import normalize
-from pipeline.plan import _phone
+from pipeline.importing.plan import _phone
+from pipeline.prepare.mapping import resolve_columns
+from pipeline.prepare.normalize import normalize
 
 SPECS = load_specs()
 SOURCE = "src-1"

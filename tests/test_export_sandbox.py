@@ -16,9 +16,9 @@ from sandbox_support import sandbox_settings
 
 from pipeline.cli import cli
 from pipeline.csvsafe import CsvAppender
-from pipeline.exporting import ExportOptions, export
+from pipeline.exporting.job import ExportOptions, export
 from pipeline.genesys.settings import ClientSettings
-from pipeline.importer import ImportOptions, import_file
+from pipeline.importing.job import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 from pipeline.sandbox.enrich import Outcome
 from pipeline.sandbox.records import CONTACT, ORGANIZATION, Kind, finalize

@@ -18,8 +18,8 @@ import pytest
 
 from pipeline.csvsafe import CsvAppender
 from pipeline.errors import ConfigError, TerminalApiError, TransientApiError
-from pipeline.export_state import ExportState, partial_path, state_path
-from pipeline.exporting import ExportOptions, ExportResult, export_records
+from pipeline.exporting.job import ExportOptions, ExportResult, export_records
+from pipeline.exporting.state import ExportState, partial_path, state_path
 from pipeline.genesys.models import ScanPage
 
 SOURCE = "src-1"

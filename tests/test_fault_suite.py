@@ -20,7 +20,7 @@ import pytest
 from sandbox_support import sandbox_settings
 
 from pipeline.genesys.settings import ClientSettings
-from pipeline.importer import ImportOptions, Progress, import_file
+from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 
 SEED = 20240607

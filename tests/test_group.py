@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from pipeline.fields import load_specs
-from pipeline.group import Grouped, group
 from pipeline.outcomes import OUTCOME_COLUMNS, Reason, Stage, Status
-from pipeline.validate import FAILURE_SCHEMA, validate
+from pipeline.prepare.group import Grouped, group
+from pipeline.prepare.validate import FAILURE_SCHEMA, validate
 
 SPECS = load_specs()
 HEADERS = {

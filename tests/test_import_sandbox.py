@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from sandbox_support import sandbox_settings
 
-from pipeline import import_push as import_push_module
 from pipeline.genesys.settings import ClientSettings
-from pipeline.importer import ImportOptions, import_file
+from pipeline.importing import push_file as import_push_module
+from pipeline.importing.job import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

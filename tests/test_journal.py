@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError, RunInterruptedError, RunLockedError
-from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
-from pipeline.journal import Journal, RunLedger, RunState, journal_lock, lock_is_free
-from pipeline.journal_run import journaled_run
-from pipeline.outcomes import Status
-from pipeline.plan import Operation
-from pipeline.push import Outcome
-from pipeline.stamps import sha256_file as file_checksum
+from pipeline.files import sha256_file as file_checksum
+from pipeline.importing.plan import Operation
+from pipeline.importing.settle import reuse_recorded, skip_unchanged
+from pipeline.journal.records import Known, Recorded
+from pipeline.journal.run import journaled_run
+from pipeline.journal.store import Journal, RunLedger, RunState, journal_lock, lock_is_free
+from pipeline.outcomes import Outcome, Status
 
 SOURCE = "source-1"
 

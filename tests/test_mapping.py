@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.errors import InputError, MappingError, MissingKeyColumnError
 from pipeline.fields import load_specs
-from pipeline.mapping import Mapping, load_mapping, resolve_columns, to_canonical
+from pipeline.prepare.mapping import Mapping, load_mapping, resolve_columns, to_canonical
 
 SPECS = load_specs()
 

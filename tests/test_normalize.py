@@ -1,4 +1,4 @@
-"""Tests for pipeline.normalize: trimming, phones, emails, booleans, lists, integers."""
+"""Tests for pipeline.prepare.normalize: trimming, phones, emails, booleans, lists, integers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError
 from pipeline.fields import FieldType, Specs, load_specs
-from pipeline.normalize import E164_PATTERN, check_region, is_valid_e164, normalize
-from pipeline.read import read_table
+from pipeline.prepare.normalize import E164_PATTERN, check_region, is_valid_e164, normalize
+from pipeline.prepare.read import read_table
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SPECS = load_specs()

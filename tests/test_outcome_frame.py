@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.outcome_frame import empty_outcomes, merge_outcomes, row_succeeded
-from pipeline.outcomes import Status
-from pipeline.push import Outcome
+from pipeline.outcomes import Outcome, Status
+from pipeline.report.merge import empty_outcomes, merge_outcomes, row_succeeded
 
 
 def _decided(rows: list[dict]) -> pl.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.fields import load_specs
-from pipeline.plan import (
+from pipeline.importing.plan import (
     PlanOptions,
     batched,
     contact_operations,

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from pipeline import push as push_module
 from pipeline.errors import ApiUnavailableError, TransientApiError
+from pipeline.importing import push as push_module
+from pipeline.importing.plan import Operation
+from pipeline.importing.push import push
 from pipeline.outcomes import Status
-from pipeline.plan import Operation
-from pipeline.push import push
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tests for pipeline.read: encodings, delimiters, row numbers and unreadable files."""
+"""Tests for pipeline.prepare.read: encodings, delimiters, row numbers and unreadable files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import UnreadableFileError
-from pipeline.read import read_table
+from pipeline.prepare.read import read_table
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.outcomes import OUTCOME_COLUMNS, Status
-from pipeline.read import read_table
-from pipeline.reconcile import build_report, summarize, write_report
+from pipeline.prepare.read import read_table
+from pipeline.report.reconcile import build_report, summarize, write_report
 
 OUTCOME_SCHEMA = {c: (pl.Int64 if c == "source_row" else pl.String) for c in OUTCOME_COLUMNS}
 

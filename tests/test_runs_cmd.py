@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.journal import Journal, RunState, journal_lock
-from pipeline.outcomes import Status
-from pipeline.push import Outcome
-from pipeline.stamps import sha256_file as file_checksum
+from pipeline.files import sha256_file as file_checksum
+from pipeline.journal.store import Journal, RunState, journal_lock
+from pipeline.outcomes import Outcome, Status
 
 
 @pytest.fixture

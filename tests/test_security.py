@@ -32,7 +32,7 @@ from pipeline.cli import cli
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import settings_from
-from pipeline.importer import ImportOptions, import_file
+from pipeline.importing.job import ImportOptions, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 from pipeline.sandbox.auth import TokenIssuer
 

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.fields import load_specs
 from pipeline.outcomes import Reason
-from pipeline.validate import FAILURE_SCHEMA, validate
+from pipeline.prepare.validate import FAILURE_SCHEMA, validate
 
 SPECS = load_specs()
 

@@ -9,8 +9,8 @@ import click
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
 from pipeline.cli.export_progress import export_progress_display
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
-from pipeline.export import COLUMNS_ALL, EXPORT_KINDS
-from pipeline.exporting import FORMATS, ExportOptions, ExportProgress, export
+from pipeline.exporting.job import FORMATS, ExportOptions, ExportProgress, export
+from pipeline.exporting.layout import COLUMNS_ALL, EXPORT_KINDS
 
 DEFAULT_OUT_STEM = Path("out/export")
 

@@ -19,7 +19,7 @@ from rich.progress import ProgressColumn, SpinnerColumn, Task, TextColumn, TimeE
 from rich.text import Text
 
 from pipeline.cli.progress import PLAIN_INTERVAL_S
-from pipeline.exporting import ExportProgress
+from pipeline.exporting.job import ExportProgress
 
 
 class _Rate(ProgressColumn):

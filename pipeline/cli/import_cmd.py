@@ -11,8 +11,8 @@ from pipeline.cli.progress import progress_display
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.cli.summary import render_import_summary
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
-from pipeline.importer import ImportOptions, Progress, import_file
-from pipeline.journal_run import Resume
+from pipeline.importing.job import ImportOptions, Progress, import_file
+from pipeline.journal.run import Resume
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")

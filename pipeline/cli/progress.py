@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.text import Text
 
-from pipeline.importer import Progress
+from pipeline.importing.job import Progress
 
 # How often the plain (non-terminal) display writes a line: often enough to show life in CI logs and
 # cron mails, rarely enough not to drown them.

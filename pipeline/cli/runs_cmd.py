@@ -9,8 +9,8 @@ from typing import TypeVar
 
 import click
 
-from pipeline.journal import DEFAULT_JOURNAL, Journal, RunInfo, RunState, lock_is_free
-from pipeline.journal_run import resume_command
+from pipeline.journal.run import resume_command
+from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState, lock_is_free
 
 F = TypeVar("F", bound=Callable[..., object])
 JOURNAL_ENV = "CONTACTS_PIPELINE_JOURNAL"

@@ -7,8 +7,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.import_summary import ImportSummary
 from pipeline.outcomes import Status
+from pipeline.report.summary import ImportSummary
 
 _ORDER = [str(s) for s in Status]
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from pipeline.api import (
+from pipeline.prepare.stage import (
     ACCOUNT_CONFLICT_MODES,
     ValidationResult,
     ignored_columns_warning,
     listed_columns,
     validate_file,
 )
-from pipeline.reconcile import write_report
+from pipeline.report.reconcile import write_report
 
 # Exit code when the file was read and checked but some rows are not valid (0 = all valid; 2 = the file
 # could not be used at all, raised as an InputError and mapped by the command group).

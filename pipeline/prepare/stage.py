@@ -13,12 +13,12 @@ import polars as pl
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.fields import Specs, load_specs
-from pipeline.group import AccountConflicts, Grouped, group
-from pipeline.mapping import ColumnMap, load_mapping, resolve_columns, to_canonical
-from pipeline.normalize import normalize
-from pipeline.read import RawTable, read_table
-from pipeline.reconcile import build_report, summarize
-from pipeline.validate import validate
+from pipeline.prepare.group import AccountConflicts, Grouped, group
+from pipeline.prepare.mapping import ColumnMap, load_mapping, resolve_columns, to_canonical
+from pipeline.prepare.normalize import normalize
+from pipeline.prepare.read import RawTable, read_table
+from pipeline.prepare.validate import validate
+from pipeline.report.reconcile import build_report, summarize
 
 ACCOUNT_CONFLICT_MODES: tuple[AccountConflicts, ...] = ("error", "first")
 

@@ -34,7 +34,7 @@ from pipeline.fields import (
     Specs,
     custom_field,
 )
-from pipeline.mapping import header_key
+from pipeline.prepare.mapping import header_key
 
 ExportKind = Literal["contacts", "organizations", "both"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("contacts", "organizations", "both")

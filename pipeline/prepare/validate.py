@@ -17,8 +17,8 @@ from pandera.errors import SchemaErrors
 
 from pipeline.fields import KINDS, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
 from pipeline.masking import mask
-from pipeline.normalize import E164_PATTERN
 from pipeline.outcomes import SOURCE_ROW, Reason
+from pipeline.prepare.normalize import E164_PATTERN
 
 FAILURE_SCHEMA: dict[str, pl.DataType] = {
     SOURCE_ROW: pl.Int64(),

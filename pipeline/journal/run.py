@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import ConfigError, PipelineError, RunInterruptedError
-from pipeline.journal import (
+from pipeline.files import sha256_file
+from pipeline.journal.store import (
     DEFAULT_JOURNAL,
     Journal,
     RunInfo,
@@ -24,7 +25,6 @@ from pipeline.journal import (
     RunState,
     journal_lock,
 )
-from pipeline.stamps import sha256_file
 
 Resume = int | Literal["last"] | None
 # A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.

@@ -21,11 +21,7 @@ from pipeline.destination import (
     resolve_schema,
 )
 from pipeline.fields import Specs, load_specs
-from pipeline.fingerprints import Known, Recorded, reuse_recorded, skip_unchanged
-from pipeline.journal import RunLedger
-from pipeline.outcome_frame import merge_outcomes
-from pipeline.outcomes import Status
-from pipeline.plan import (
+from pipeline.importing.plan import (
     Kind,
     Operation,
     PlanOptions,
@@ -34,7 +30,12 @@ from pipeline.plan import (
     link_organization,
     organization_operations,
 )
-from pipeline.push import Outcome, PushStats, default_concurrency, push, skipped
+from pipeline.importing.push import PushStats, default_concurrency, push, skipped
+from pipeline.importing.settle import reuse_recorded, skip_unchanged
+from pipeline.journal.records import Known, Recorded
+from pipeline.journal.store import RunLedger
+from pipeline.outcomes import Outcome, Status
+from pipeline.report.merge import merge_outcomes
 
 NEW_SOURCE_PLACEHOLDER = "(new external source)"
 NEW_SOURCE_MESSAGE = (

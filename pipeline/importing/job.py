@@ -1,5 +1,5 @@
-"""The import job: read and validate the file, push it (:mod:`pipeline.import_push`) under the journal,
-and write the reconciliation file and SUMMARY.json."""
+"""The import job: read and validate the file, push it (:mod:`pipeline.importing.push_file`) under the
+journal, and write the reconciliation file and SUMMARY.json."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.api import ValidationResult, validate_table
 from pipeline.errors import ConfigError, InputError, RunError
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
-from pipeline.import_push import ImportOptions, Progress, PushReport, push_grouped
-from pipeline.import_summary import ImportResult, ImportSummary, summary_path
-from pipeline.journal import RunLedger
-from pipeline.journal_run import Resume, journaled_run
-from pipeline.outcome_frame import row_succeeded
+from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
+from pipeline.journal.run import Resume, journaled_run
+from pipeline.journal.store import RunLedger
 from pipeline.outcomes import SOURCE_ROW
-from pipeline.read import RawTable, read_table
-from pipeline.reconcile import build_report, check_report_path, summarize, write_report
+from pipeline.prepare.read import RawTable, read_table
+from pipeline.prepare.stage import ValidationResult, validate_table
+from pipeline.report.merge import row_succeeded
+from pipeline.report.reconcile import build_report, check_report_path, summarize, write_report
+from pipeline.report.summary import ImportResult, ImportSummary, summary_path
 
 
 def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:

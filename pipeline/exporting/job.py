@@ -38,7 +38,7 @@ import pipeline
 from pipeline.csvsafe import CsvAppender
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
 from pipeline.errors import ConfigError, TerminalApiError
-from pipeline.export import (
+from pipeline.exporting.layout import (
     COLUMNS_ALL,
     COLUMNS_SPEC,
     ExportKind,
@@ -49,7 +49,7 @@ from pipeline.export import (
     organization_rows,
     organization_values,
 )
-from pipeline.export_state import (
+from pipeline.exporting.state import (
     Counts,
     ExportState,
     manifest_path,
@@ -59,10 +59,10 @@ from pipeline.export_state import (
     write_manifest,
 )
 from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID, FieldType, Specs, load_specs
+from pipeline.files import sha256_file, utc_now_iso
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind
 from pipeline.genesys.settings import ClientSettings
-from pipeline.stamps import sha256_file, utc_now_iso
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")

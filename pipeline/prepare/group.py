@@ -21,7 +21,7 @@ import polars as pl
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, FieldType, Specs
 from pipeline.masking import mask
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Reason, Stage, Status
-from pipeline.validate import part_presence, with_required_columns
+from pipeline.prepare.validate import part_presence, with_required_columns
 
 AccountConflicts = Literal["error", "first"]
 SOURCE_ROWS = "source_rows"

@@ -11,29 +11,10 @@ Two questions, each answered from what the journal remembers (plain data in, pla
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from pipeline.outcomes import Status
-from pipeline.plan import Operation
-from pipeline.push import Outcome
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the journal remembers of a record's last push for one external source."""
-
-    fingerprint: str | None  # None: the last push did not succeed, so nothing can be skipped
-    genesys_id: str | None
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """An outcome already recorded for a record in the run being resumed."""
-
-    status: Status
-    genesys_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
+from pipeline.importing.plan import Operation
+from pipeline.journal.records import Known, Recorded
+from pipeline.outcomes import Outcome, Status
 
 
 def _outcome(op: Operation, status: Status, genesys_id: str | None, **error: str | None) -> Outcome:

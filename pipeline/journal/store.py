@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, RunLockedError
-from pipeline.fingerprints import Known, Recorded
-from pipeline.outcomes import Status
-from pipeline.push import Outcome
-from pipeline.stamps import utc_now_iso
+from pipeline.files import utc_now_iso
+from pipeline.journal.records import Known, Recorded
+from pipeline.outcomes import Outcome, Status
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
 SCHEMA_VERSION = 1

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Stage, Status
-from pipeline.push import Outcome
+from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Outcome, Stage, Status
 
 _PART_SCHEMA = {
     SOURCE_ROW: pl.Int64,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError, ApiUnavailableError
-from pipeline.outcomes import Status
-from pipeline.plan import Operation, batched
+from pipeline.importing.plan import Operation, batched
+from pipeline.outcomes import Outcome, Status
 
 BULK_LIMIT = 10
 # Entities the API marks retryable are re-sent at most this many times before they count as failed.
@@ -53,23 +53,6 @@ class BulkSender(Protocol):
     async def bulk_enrich(
         self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
     ) -> BulkResultLike: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one record (an organization or a contact)."""
-
-    kind: str
-    key: str
-    status: Status
-    source_rows: tuple[int, ...]
-    genesys_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    organization_key: str | None = None
-    # False when the request carrying the record failed as a whole: nothing was answered about it, so a
-    # resumed run must send it again rather than reuse this outcome.
-    answered: bool = True
 
 
 @dataclass
