@@ -41,6 +41,7 @@ class Reason(StrEnum):
     INVALID_BOOLEAN = "invalid_boolean"
     INVALID_DATE = "invalid_date"
     OUT_OF_RANGE = "out_of_range"
+    INVISIBLE_CHARACTER = "invisible_character"
     EMPTY_ROW = "empty_row"
     ACCOUNT_CONFLICT = "account_conflict"
     CONTACT_CONFLICT = "contact_conflict"
