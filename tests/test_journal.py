@@ -13,9 +13,11 @@ from pipeline.errors import ConfigError, RunInterruptedError, RunLockedError
 from pipeline.files import sha256_file as file_checksum
 from pipeline.importing.plan import Operation
 from pipeline.importing.settle import reuse_recorded, skip_unchanged
+from pipeline.journal.ledger import RunLedger
+from pipeline.journal.lock import journal_lock, lock_is_free
 from pipeline.journal.records import Known, Recorded
 from pipeline.journal.run import journaled_run
-from pipeline.journal.store import Journal, RunLedger, RunState, journal_lock, lock_is_free
+from pipeline.journal.store import Journal, RunState
 from pipeline.outcomes import Outcome, Status
 
 SOURCE = "source-1"
@@ -71,7 +73,7 @@ def test_successful_push_is_remembered_and_a_failure_forgets_its_fingerprint(jou
         scope=SOURCE,
     )  # fmt: skip
     assert journal.known(SOURCE, "contact") == {"C-1": Known("fp-c", "g-1")}
-    assert journal.account_map(SOURCE) == {"A-1": "org-1"}
+    assert journal.known(SOURCE, "organization") == {"A-1": Known("fp-a", "org-1")}
     assert journal.known("other-source", "contact") == {}
 
     failed = Outcome("contact", "C-1", Status.FAILED, (2,), error_code="x", error_message="boom")
@@ -86,7 +88,6 @@ def test_dry_run_outcomes_are_recorded_without_remembering_fingerprints(journal:
     ledger.record([_ok("A-1", "organization")], {("organization", "A-1"): "fp"}, SOURCE)
     assert journal.record_counts(run_id) == {"organization": {"created": 1}}
     assert journal.known(SOURCE, "organization") == {}
-    assert journal.account_map(SOURCE) == {}
 
 
 def test_ledger_numbers_batches_across_sessions(journal: Journal) -> None:
@@ -109,7 +110,7 @@ def test_second_lock_holder_is_refused_naming_the_lock(tmp_path: Path) -> None:
     release the lock is free again."""
     journal_path = tmp_path / "journal.db"
     with journal_lock(journal_path):
-        with pytest.raises(RunLockedError, match=r"journal\.db\.lock"), journal_lock(journal_path):
+        with pytest.raises(RunLockedError, match=r"journal\.db\.lock"), journal_lock(journal_path, wait_s=0):
             pass  # pragma: no cover - the lock is refused before the block
         assert not lock_is_free(journal_path)
     assert lock_is_free(journal_path)

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.files import sha256_file as file_checksum
-from pipeline.journal.store import Journal, RunState, journal_lock
+from pipeline.journal.lock import journal_lock
+from pipeline.journal.store import Journal, RunState
 from pipeline.outcomes import Outcome, Status
 
 

@@ -9,8 +9,9 @@ from typing import TypeVar
 
 import click
 
+from pipeline.journal.lock import lock_is_free
 from pipeline.journal.run import resume_command
-from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState, lock_is_free
+from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
 
 F = TypeVar("F", bound=Callable[..., object])
 JOURNAL_ENV = "CONTACTS_PIPELINE_JOURNAL"
@@ -48,6 +49,8 @@ def _rows(run: RunInfo) -> str:
 
 
 def _open(journal: Path) -> tuple[Journal, bool]:
+    # The probe takes the lock for an instant and never waits; an import starting at that instant retries
+    # its own acquire for a moment (lock.ACQUIRE_WAIT_S), so the probe cannot make it fail.
     live = not lock_is_free(journal) if journal.exists() else False
     return Journal(journal, create=False), live
 

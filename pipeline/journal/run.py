@@ -17,14 +17,9 @@ from typing import Any, Literal
 
 from pipeline.errors import ConfigError, PipelineError, RunInterruptedError
 from pipeline.files import sha256_file
-from pipeline.journal.store import (
-    DEFAULT_JOURNAL,
-    Journal,
-    RunInfo,
-    RunLedger,
-    RunState,
-    journal_lock,
-)
+from pipeline.journal.ledger import RunLedger
+from pipeline.journal.lock import claim_database, journal_lock
+from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
 
 Resume = int | Literal["last"] | None
 # A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.
@@ -96,7 +91,8 @@ def journaled_run(
     as it was started. ``target`` names where records go, for change-only memory (see RunLedger).
     """
     journal_path = Path(journal_path)
-    with journal_lock(journal_path), Journal(journal_path) as journal:
+    with journal_lock(journal_path) as lock, Journal(journal_path) as journal:
+        claim_database(journal, lock)
         journal.settle_stale_runs()
         key = input_key(input_path)
         checksum = sha256_file(input_path)

@@ -5,7 +5,6 @@ It records
 * ``runs``: one row per import (input path and sha256, options, start/end, state, counts, report path);
 * ``outcomes``: every record's outcome in a run, committed as soon as its bulk batch is answered (so a
   crash loses at most the batches in flight, and ``--resume`` sends none of the answered ones again);
-* ``accounts``: scope + Account ID -> Genesys organization id;
 * ``fingerprints``: scope + kind + key -> fingerprint and Genesys id of the last push, the fingerprint
   cleared when that push failed (a re-import then sends the record again).
 
@@ -14,30 +13,35 @@ external source id. The source id alone is not enough: every sandbox has the sam
 
 It never stores tokens, secrets or record fields: the only personal data are the keys (Contact ID,
 Account ID) and the API's error messages, which the reconciliation file needs. One writer at a time,
-guaranteed by an exclusive ``flock`` on ``<journal>.lock`` that the OS releases when the process dies, so
-a killed run never leaves a lock behind. WAL mode lets ``contacts-pipeline runs`` read while a run writes.
+guaranteed by the lock of :mod:`pipeline.journal.lock`. WAL mode lets ``contacts-pipeline runs`` read
+while a run writes.
+
+Schema versions: 1 also had an ``accounts`` table (Account ID -> organization id) that nothing read; a
+writer opening a version-1 journal drops it and marks the journal version 2, and readers accept both.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError, RunLockedError
+from pipeline.errors import ConfigError
 from pipeline.files import utc_now_iso
+from pipeline.journal.ledger import RunLedger as RunLedger  # re-exported: importing/ imports it from here
 from pipeline.journal.records import Known, Recorded
 from pipeline.outcomes import Outcome, Status
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions this code reads; a writer upgrades older ones in place, one step of _MIGRATIONS at a time.
+READABLE_VERSIONS = frozenset({1, 2})
+_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts"}  # version -> the SQL taking it to version + 1
 # Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
 BUSY_TIMEOUT_MS = 5000
 
@@ -69,11 +73,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
     batch INTEGER NOT NULL,
     session INTEGER NOT NULL,
     PRIMARY KEY (run_id, kind, key));
-CREATE TABLE IF NOT EXISTS accounts (
-    scope TEXT NOT NULL,
-    account_id TEXT NOT NULL,
-    organization_id TEXT NOT NULL,
-    PRIMARY KEY (scope, account_id));
 CREATE TABLE IF NOT EXISTS fingerprints (
     scope TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -117,41 +116,6 @@ class RunInfo:
         return self.state is RunState.COMPLETED
 
 
-def lock_path(journal_path: Path) -> Path:
-    return journal_path.with_name(journal_path.name + ".lock")
-
-
-@contextmanager
-def journal_lock(journal_path: Path) -> Iterator[Path]:
-    """Hold the journal's exclusive lock for the block, or raise :class:`RunLockedError` at once."""
-    path = lock_path(journal_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLockedError(
-                f"another import is using the journal {journal_path} (its lock {path} is held); "
-                "wait for it to finish, or pass --journal to use another journal"
-            ) from None
-        try:
-            yield path
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def lock_is_free(journal_path: Path) -> bool:
-    """True when no process holds the journal's lock right now (so no run can be live)."""
-    try:
-        with journal_lock(journal_path):
-            return True
-    except RunLockedError:
-        return False
-
-
 class Journal:
     """The SQLite file. Every write commits before the method returns."""
 
@@ -167,24 +131,43 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed batch survives a power cut too, not only a killed process.
             self._db.execute("PRAGMA synchronous=FULL")
-            if create:
-                # executescript commits on its own; every statement in it is idempotent.
-                self._db.executescript(_SCHEMA)
-                with self._write():
-                    self._db.execute(
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                        (SCHEMA_VERSION,),
-                    )
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as err:
+            version = self._prepare() if create else self._version()
+        except (sqlite3.DatabaseError, ValueError) as err:
             self._db.close()
             raise ConfigError(f"{self.path} is not a usable journal: {err}") from err
-        if row is None or int(row[0]) != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             self._db.close()
             raise ConfigError(
-                f"{self.path} is a journal of another version ({row[0] if row else 'unknown'}, this "
+                f"{self.path} is a journal of another version ({version or 'unknown'}, this "
                 f"contacts-pipeline writes {SCHEMA_VERSION}); pass --journal to start a new one"
             )
+
+    def _version(self) -> int | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row is not None else None
+
+    def _prepare(self) -> int | None:
+        """Create what is missing and upgrade an older journal; returns the schema version."""
+        # executescript commits on its own; every statement in it is idempotent.
+        self._db.executescript(_SCHEMA)
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+            )
+            version = self._version()
+            while version in _MIGRATIONS:
+                db.execute(_MIGRATIONS[version])
+                version += 1
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+        return version
+
+    def claim(self, key: str, value: str, check: Callable[[str | None], None]) -> None:
+        """Set ``meta[key]`` to ``value`` in one write transaction, once ``check`` (which may raise, and
+        then nothing changes) has seen the value it replaces."""
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            check(row[0] if row is not None else None)
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         self._db.close()
@@ -332,10 +315,6 @@ class Journal:
         )
         return {key: Known(fp, gid) for key, fp, gid in rows}
 
-    def account_map(self, scope: str) -> dict[str, str]:
-        rows = self._db.execute("SELECT account_id, organization_id FROM accounts WHERE scope = ?", (scope,))
-        return dict(rows.fetchall())
-
     def record(
         self,
         run_id: int,
@@ -347,7 +326,7 @@ class Journal:
         scope: str | None,
     ) -> None:
         """Record one batch's outcomes in one transaction; with a ``scope`` also remember what was
-        pushed (fingerprints, account map). Dry runs pass ``scope=None``: they wrote nothing."""
+        pushed (fingerprints). Dry runs pass ``scope=None``: they wrote nothing."""
         outcomes = list(outcomes)
         with self._write() as db:
             db.executemany(
@@ -377,12 +356,6 @@ class Journal:
                     "run_id) VALUES (?, ?, ?, ?, ?, ?)",
                     (scope, o.kind, o.key, fingerprints.get((o.kind, o.key)), o.genesys_id, run_id),
                 )
-                if o.kind == "organization":
-                    db.execute(
-                        "INSERT OR REPLACE INTO accounts (scope, account_id, organization_id) "
-                        "VALUES (?, ?, ?)",
-                        (scope, o.key, o.genesys_id),
-                    )
             elif o.status is Status.FAILED:
                 # The record may or may not have been written: the next import must send it again.
                 db.execute(
@@ -390,65 +363,3 @@ class Journal:
                     "WHERE scope = ? AND kind = ? AND key = ?",
                     (run_id, scope, o.kind, o.key),
                 )
-
-
-class RunLedger:
-    """One session of one run, as the push sees it: what to reuse, what is known, where to record.
-
-    The push calls :meth:`record` from its batch callback, in the event loop thread, and the commit
-    happens before the batch counts as done.
-    """
-
-    def __init__(
-        self,
-        journal: Journal,
-        run_id: int,
-        session: int,
-        *,
-        dry_run: bool,
-        resuming: bool,
-        target: str | None = None,
-    ) -> None:
-        self.journal = journal
-        self.run_id = run_id
-        self.session = session
-        self.dry_run = dry_run
-        self.resuming = resuming
-        # Where records go (API base URL, sandbox state file); None: a target with no memory between
-        # runs (an in-memory sandbox), so nothing is skipped as unchanged and nothing remembered.
-        self.target = target
-        # Batch numbers go on across sessions, so a resumed run's batches never collide with earlier ones.
-        self.batch = journal.last_batch(run_id)
-
-    def scope(self, source_id: str) -> str | None:
-        return f"{self.target} {source_id}" if self.target is not None else None
-
-    def recorded(self, kind: str) -> dict[str, Recorded]:
-        return self.journal.recorded(self.run_id, kind) if self.resuming else {}
-
-    def known(self, scope: str | None, kind: str) -> dict[str, Known]:
-        return self.journal.known(scope, kind) if scope is not None else {}
-
-    def record(
-        self,
-        outcomes: list[Outcome],
-        fingerprints: Mapping[tuple[str, str], str],
-        scope: str | None,
-        *,
-        answered: bool = True,
-    ) -> None:
-        """Record outcomes; ``answered`` ones came back from a bulk request and get a batch number."""
-        if not outcomes:
-            return
-        batch = 0
-        if answered:
-            self.batch += 1
-            batch = self.batch
-        self.journal.record(
-            self.run_id,
-            outcomes,
-            batch=batch,
-            session=self.session,
-            fingerprints=fingerprints,
-            scope=None if self.dry_run else scope,
-        )

@@ -1,0 +1,74 @@
+"""What the push sees of one session of one run: what to reuse, what is known, where to record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pipeline.journal.records import Known, Recorded
+from pipeline.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from pipeline.journal.store import Journal
+
+
+class RunLedger:
+    """One session of one run, as the push sees it: what to reuse, what is known, where to record.
+
+    The push calls :meth:`record` from its batch callback, in the event loop thread, and the commit
+    happens before the batch counts as done.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        run_id: int,
+        session: int,
+        *,
+        dry_run: bool,
+        resuming: bool,
+        target: str | None = None,
+    ) -> None:
+        self.journal = journal
+        self.run_id = run_id
+        self.session = session
+        self.dry_run = dry_run
+        self.resuming = resuming
+        # Where records go (API base URL, sandbox state file); None: a target with no memory between
+        # runs (an in-memory sandbox), so nothing is skipped as unchanged and nothing remembered.
+        self.target = target
+        # Batch numbers go on across sessions, so a resumed run's batches never collide with earlier ones.
+        self.batch = journal.last_batch(run_id)
+
+    def scope(self, source_id: str) -> str | None:
+        return f"{self.target} {source_id}" if self.target is not None else None
+
+    def recorded(self, kind: str) -> dict[str, Recorded]:
+        return self.journal.recorded(self.run_id, kind) if self.resuming else {}
+
+    def known(self, scope: str | None, kind: str) -> dict[str, Known]:
+        return self.journal.known(scope, kind) if scope is not None else {}
+
+    def record(
+        self,
+        outcomes: list[Outcome],
+        fingerprints: Mapping[tuple[str, str], str],
+        scope: str | None,
+        *,
+        answered: bool = True,
+    ) -> None:
+        """Record outcomes; ``answered`` ones came back from a bulk request and get a batch number."""
+        if not outcomes:
+            return
+        batch = 0
+        if answered:
+            self.batch += 1
+            batch = self.batch
+        self.journal.record(
+            self.run_id,
+            outcomes,
+            batch=batch,
+            session=self.session,
+            fingerprints=fingerprints,
+            scope=None if self.dry_run else scope,
+        )
