@@ -93,7 +93,7 @@ class SentRecorder:
 
 def record_sent(monkeypatch: pytest.MonkeyPatch) -> SentRecorder:
     """Record what reaches the sandbox's bulk enrich (the handler looks ``run_bulk`` up at call time)."""
-    from pipeline.sandbox import app
+    from pipeline.sandbox.routes import enrich as app
 
     recorder = SentRecorder()
     original = app.run_bulk

@@ -136,7 +136,6 @@ def sandbox(
 
 def banner(base_url: str, config: SandboxConfig) -> list[str]:
     """What the command prints once it listens."""
-    faults = f"{config.fault_rate:g} ({', '.join(config.fault_kinds)}), seed {config.seed}"
     return [
         f"Sandbox listening on {base_url}",
         f"  client id         {config.client_id}",
@@ -144,8 +143,35 @@ def banner(base_url: str, config: SandboxConfig) -> list[str]:
         f"  division          {DEMO_DIVISION_NAME} ({DEMO_DIVISION_ID})",
         f"  external source   {DEMO_EXTERNAL_SOURCE_NAME} ({DEMO_EXTERNAL_SOURCE_ID})",
         f"  schemas           contact {DEMO_CONTACT_SCHEMA_ID}, organization {DEMO_ORGANIZATION_SCHEMA_ID}",
-        f"  rate limit        {config.rate_limit or 'off'} requests/min per token",
-        f"  faults            {faults}",
+        f"  rate limit        {_rate_limit_text(config)}",
+        f"  latency           {_latency_text(config)}",
+        f"  faults            {_faults_text(config)}",
         f"  state             {config.state_path or 'in memory only'}",
         "Press Ctrl-C to stop.",
     ]
+
+
+def _rate_limit_text(config: SandboxConfig) -> str:
+    if config.rate_limit == 0:
+        return "none"
+    requests = "request" if config.rate_limit == 1 else "requests"
+    window = "min" if config.rate_window_s == 60 else f"{config.rate_window_s:g} s"
+    return f"{config.rate_limit} {requests}/{window} per token"
+
+
+def _latency_text(config: SandboxConfig) -> str:
+    fixed, jitter = config.latency_ms, config.latency_jitter_ms
+    if not fixed and not jitter:
+        return "none"
+    if not jitter:
+        return f"{fixed} ms per API call"
+    added = f"{fixed} ms + up to {jitter} ms" if fixed else f"up to {jitter} ms"
+    return f"{added} per API call, seed {config.seed}"
+
+
+def _faults_text(config: SandboxConfig) -> str:
+    if config.fault_rate == 0 or not config.fault_kinds:
+        return "none"
+    # A percentage reads better than a probability; :g keeps 0.5% from showing as 0%.
+    chance = f"{config.fault_rate * 100:g}% chance per API call"
+    return f"{chance} ({', '.join(config.fault_kinds)}), seed {config.seed}"

@@ -8,7 +8,6 @@
 See docs/sandbox.md for what it implements and what it assumes.
 """
 
-from pipeline.sandbox.app import SandboxStats
 from pipeline.sandbox.config import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -23,6 +22,7 @@ from pipeline.sandbox.config import (
 )
 from pipeline.sandbox.schemas import DEMO_CONTACT_SCHEMA_ID, DEMO_ORGANIZATION_SCHEMA_ID
 from pipeline.sandbox.server import Sandbox, run_sandbox
+from pipeline.sandbox.state import SandboxStats
 from pipeline.sandbox.store import Store
 
 __all__ = [

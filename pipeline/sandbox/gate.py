@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.sandbox.auth import bearer_token
 from pipeline.sandbox.faults import Fault
 from pipeline.sandbox.problems import BAD_CREDENTIALS, TOO_MANY_REQUESTS, error_body
-
-if TYPE_CHECKING:
-    from pipeline.sandbox.app import SandboxState
+from pipeline.sandbox.state import SandboxState
 
 API_PREFIX = "/api/v2/"
 FAULT_SCOPE_KEY = "sandbox_fault"  # where a bulk handler finds an ``entity_errors`` fault
@@ -28,7 +25,7 @@ DROP_MESSAGE = "ASGI callable returned without completing response."  # what uvi
 
 
 class Gate:
-    def __init__(self, app: ASGIApp, routes: list[Any], state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, routes: list[Route], state: SandboxState) -> None:
         self.app = app
         self.routes = routes
         self.state = state
@@ -131,6 +128,6 @@ def _replay(body: bytes, then: Receive | None = None) -> Receive:
     return receive
 
 
-async def send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+async def send_json(send: Send, status: int, body: object, headers: dict[str, str] | None = None) -> None:
     response = JSONResponse(body, status_code=status, headers=headers)
     await response({"type": "http"}, _replay(b""), send)

@@ -15,10 +15,11 @@ import uvicorn
 
 from pipeline.errors import ConfigError
 from pipeline.sandbox import config as demo
-from pipeline.sandbox.app import SandboxState, SandboxStats, create_app
+from pipeline.sandbox.app import create_app
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.gate import DROP_MESSAGE
 from pipeline.sandbox.schemas import demo_schemas, load_schema_files
+from pipeline.sandbox.state import SandboxState, SandboxStats
 from pipeline.sandbox.store import Store
 
 STARTUP_TIMEOUT_S = 10.0

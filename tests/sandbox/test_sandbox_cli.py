@@ -10,6 +10,8 @@ import httpx
 from click.testing import CliRunner
 
 from pipeline.cli import cli
+from pipeline.cli.sandbox_cmd import banner
+from pipeline.sandbox import SandboxConfig
 
 
 def test_refuses_a_non_loopback_host_without_allow_remote() -> None:
@@ -38,9 +40,9 @@ def test_serves_until_interrupted() -> None:
             first = proc.stdout.readline()  # type: ignore[union-attr]
             assert first.startswith("Sandbox listening on http://127.0.0.1:")
             base_url = first.split()[-1]
-            banner = [proc.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
-            assert "demo-client" in banner[0]
-            assert "demo-secret" in banner[1]
+            lines = [proc.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+            assert "demo-client" in lines[0]
+            assert "demo-secret" in lines[1]
             response = httpx.post(
                 f"{base_url}/oauth/token",
                 auth=("demo-client", "demo-secret"),
@@ -54,3 +56,30 @@ def test_serves_until_interrupted() -> None:
                 proc.kill()
     assert proc.returncode == 0, err
     assert "Sandbox stopped." in out
+
+
+def test_banner_says_none_when_nothing_limits_or_disturbs_calls() -> None:
+    """With no rate limit, latency or faults the banner says "none" instead of a zero with units."""
+    shown = banner("http://127.0.0.1:8765", SandboxConfig(rate_limit=0))
+    assert "  rate limit        none" in shown
+    assert "  latency           none" in shown
+    assert "  faults            none" in shown
+    assert not any("0 requests" in line or "off requests" in line for line in shown)
+
+
+def test_banner_states_each_limit_with_its_unit() -> None:
+    """Set limits read as a rate per window, milliseconds per call and a fault percentage with its kinds."""
+    config = SandboxConfig(
+        rate_limit=1,
+        rate_window_s=2.0,
+        latency_ms=20,
+        latency_jitter_ms=10,
+        fault_rate=0.005,
+        fault_kinds=("server_error",),
+        seed=7,
+    )
+    shown = banner("http://127.0.0.1:8765", config)
+    assert "  rate limit        1 request/2 s per token" in shown
+    assert "  latency           20 ms + up to 10 ms per API call, seed 7" in shown
+    assert "  faults            0.5% chance per API call (server_error), seed 7" in shown
+    assert "  rate limit        300 requests/min per token" in banner("http://x", SandboxConfig())

@@ -1,0 +1,1 @@
+"""The sandbox's routes, one module per resource; each module's ``routes(state)`` lists its own."""

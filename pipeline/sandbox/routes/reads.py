@@ -1,0 +1,92 @@
+"""Scans, identifier lookups, and reading or deleting one contact or organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from pipeline.sandbox.handlers import Handler, Reply, api, json_body
+from pipeline.sandbox.paging import listing
+from pipeline.sandbox.problems import NOT_FOUND, EntityError, Problems, bad_request, not_found
+from pipeline.sandbox.records import API, CONTACT, ORGANIZATION, Kind
+from pipeline.sandbox.state import SandboxState
+from pipeline.sandbox.store import Store
+from pipeline.sandbox.validation import check_division, identifier_key
+
+
+def routes(state: SandboxState) -> list[Route]:
+    store = state.store
+    contact, organization = f"{API}/contacts/{{contactId}}", f"{API}/organizations/{{externalOrganizationId}}"
+    return [
+        Route(f"{API}/scan/contacts", scan(store, CONTACT), methods=["GET"]),
+        Route(f"{API}/scan/organizations", scan(store, ORGANIZATION), methods=["GET"]),
+        Route(f"{API}/identifierlookup/contacts", lookup(store, CONTACT), methods=["POST"]),
+        Route(f"{API}/identifierlookup/organizations", lookup(store, ORGANIZATION), methods=["POST"]),
+        Route(contact, get_record(store, CONTACT), methods=["GET"]),
+        Route(contact, delete_record(store, CONTACT), methods=["DELETE"]),
+        Route(organization, get_record(store, ORGANIZATION), methods=["GET"]),
+        Route(organization, delete_record(store, ORGANIZATION), methods=["DELETE"]),
+    ]
+
+
+def scan(store: Store, kind: Kind) -> Handler:
+    @api
+    async def handler(request: Request) -> Reply:
+        division_id = request.query_params.get("divisionId")
+
+        def in_division(record: dict[str, Any]) -> bool:
+            return bool(record["division"]["id"] == division_id)
+
+        keep = in_division if division_id else None
+        return 200, listing(store, kind.collection, request.url.path, request.query_params, keep)
+
+    return handler
+
+
+def get_record(store: Store, kind: Kind) -> Handler:
+    @api
+    async def handler(request: Request) -> Reply:
+        record_id = next(iter(request.path_params.values()))
+        record = store.resolve(kind.collection, record_id)
+        if record is None:
+            raise not_found(f"{kind.label} {record_id}")
+        return 200, record
+
+    return handler
+
+
+def delete_record(store: Store, kind: Kind) -> Handler:
+    @api
+    async def handler(request: Request) -> Reply:
+        record_id = next(iter(request.path_params.values()))
+        if not store.delete(kind.collection, record_id):
+            raise not_found(f"{kind.label} {record_id}")
+        return 200, {}
+
+    return handler
+
+
+def lookup(store: Store, kind: Kind) -> Handler:
+    @api
+    async def handler(request: Request) -> Reply:
+        ident = await json_body(request)
+        if not isinstance(ident, dict) or ident.get("type") not in kind.identifier_types:
+            raise bad_request(f"type must be one of {', '.join(sorted(kind.identifier_types))}")
+        problems = Problems()
+        if ident.get("division") is not None:
+            division = check_division(ident["division"], store, problems)
+            divisions = [division] if division else []
+        else:
+            divisions = store.divisions()
+        key = identifier_key(kind, "", ident, "identifier", store, problems)
+        problems.raise_if_any()
+        for division in divisions if key else ():
+            owner = store.claim_owner((key[0], division["id"], *key[2:]))  # type: ignore[index]
+            record = store.get(kind.collection, owner) if owner else None
+            if record is not None:
+                return 200, record
+        raise EntityError(404, NOT_FOUND, f"No {kind.name} claims this identifier")
+
+    return handler
