@@ -3,7 +3,6 @@ makes an import fail."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -39,14 +38,14 @@ INSERT INTO runs (input_path, input_sha256, options, dry_run, started_at, state)
 
 
 def _aliases(tmp_path: Path, journal: Path) -> list[Path]:
-    """Two other names of ``journal``: a symlink to it and a relative ``x/../`` spelling."""
+    """Two other names of ``journal``: a symlink to it and ``x/../`` relative to ``tmp_path`` (the cwd)."""
     (tmp_path / "x").mkdir()
     link = tmp_path / "link-to-journal.db"
     try:
         link.symlink_to(journal)
     except OSError:  # pragma: no cover - Windows without the symlink privilege
         pytest.skip("this account may not create symlinks")
-    return [link, Path(os.path.relpath(tmp_path / "x" / ".." / journal.name))]
+    return [link, Path("x") / ".." / journal.name]
 
 
 @pytest.fixture

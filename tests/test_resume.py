@@ -7,6 +7,7 @@ what reached it; the import runs as a child process so it can be SIGKILLed like 
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,9 +99,9 @@ def test_killed_import_resumes_without_resending_answered_batches(
         first,
         f"{kill_after} answered batches",
     )
-    first.send_signal(signal.SIGKILL)
+    first.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no chance to clean up either way
     finish(first)
-    assert first.returncode == -signal.SIGKILL
+    assert first.returncode not in (0, None)
     answered = _answered_keys(journal)
     assert len(answered) >= kill_after  # batches hold 1-10 records
     assert not report.exists()
@@ -125,6 +126,7 @@ def test_killed_import_resumes_without_resending_answered_batches(
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot send Ctrl-C to one child process alone")
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, sb: Sandbox, sent: SentRecorder) -> None:
     """SIGINT ends the import with exit 130, the run marked interrupted and the resume command printed;
     resuming by run id finishes the file."""
