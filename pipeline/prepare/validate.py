@@ -4,10 +4,15 @@ Every check is a polars expression inside a ``pa.Check``, so a whole column is c
 schema runs with ``lazy=True`` so every failure of every row is collected. Pandera's failure cases are then
 turned into the *failures* frame of docs/architecture.md, one row per (row, column, problem), each with a
 message that names the column and the limit and masks personal data.
+
+Keys (Contact ID, Account ID) must not hold invisible characters (:data:`INVISIBLE_PATTERN`): ``ACC-1`` and
+``ACC-1`` followed by a zero-width space look the same to the user but would be two records. They are
+reported (``invisible_character``, naming the code point and its position), never silently removed.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
@@ -39,6 +44,12 @@ DATETIME_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 )
+# Characters a key must not contain, because nobody can see them: controls (Cc; no tab or line break in a
+# key either), format characters (Cf: zero-width space/joiners, soft hyphen, BOM, bidi controls, word
+# joiner, tag characters), line and paragraph separators (Zl, Zp), and everything else Unicode calls
+# Default_Ignorable_Code_Point (variation selectors, Hangul fillers, Mongolian vowel separator, ...).
+# Ordinary white space at the ends, NBSP included, is trimmed by normalization before this check.
+INVISIBLE_PATTERN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]"
 # Normalization writes E.164 with an optional `;ext=<digits>`; anything else it could not parse.
 PHONE_PATTERN = E164_PATTERN
 
@@ -149,6 +160,10 @@ def _checks_for(spec: FieldSpec, present: Mapping[str, pl.Expr]) -> list[_CheckD
     if spec.required:
         has_part = present[spec.kind]
         checks.append(_CheckDef(col, Reason.REQUIRED, lambda v, p=has_part: v.is_not_null() | ~p))
+    if spec.type is FieldType.KEY:
+        checks.append(
+            _CheckDef(col, Reason.INVISIBLE_CHARACTER, lambda v: ~v.str.contains(INVISIBLE_PATTERN))
+        )
     if spec.max_length is not None:
         limit = spec.max_length
         checks.append(_CheckDef(col, Reason.TOO_LONG, lambda v, n=limit: v.str.len_chars() <= n))
@@ -223,7 +238,12 @@ def validate(
         cases = err.failure_cases
     else:
         return pl.DataFrame(schema=FAILURE_SCHEMA)
-    return _failures(frame, cases, column_specs, headers_for or {})
+    has_org = part_presence(frame, constants)["organization"]
+    return _failures(frame.with_columns(has_org.alias(_HAS_ORG)), cases, column_specs, headers_for or {})
+
+
+# Whether the row has an account part; without one, its Account ID only links the row's contact.
+_HAS_ORG = "__has_org"
 
 
 def _failures(
@@ -232,7 +252,7 @@ def _failures(
     column_specs: Mapping[str, FieldSpec],
     headers_for: Mapping[str, str],
 ) -> pl.DataFrame:
-    rows = frame.select(SOURCE_ROW).with_row_index("index")
+    rows = frame.select(SOURCE_ROW, _HAS_ORG).with_row_index("index")
     known = [r.value for r in Reason]
     cases = (
         cases.filter(pl.col("check").is_in(known))
@@ -273,6 +293,21 @@ def _shown(value: pl.Expr, spec: FieldSpec) -> pl.Expr:
     return pl.lit("'") + value + pl.lit("'")
 
 
+def _invisible_problem(value: str, found: list[str]) -> str:
+    """``found`` (the invisible characters of ``value``, in order) described: the first one, named, and
+    where it is (1-based, in characters)."""
+    if not found:  # the expression runs on the column's other failures too
+        return ""
+    char = found[0]
+    name = unicodedata.name(char, "") or (
+        "a control character" if unicodedata.category(char) == "Cc" else "unassigned"
+    )
+    where = f"U+{ord(char):04X} ({name}) at position {value.index(char) + 1}"
+    if len(found) == 1:
+        return f"contains an invisible character {where}; remove it"
+    return f"contains {len(found)} invisible characters, the first {where}; remove them"
+
+
 def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.DataFrame:
     value = pl.col("value")
     code = pl.col("code")
@@ -289,6 +324,12 @@ def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.Da
         )
         .when(code == Reason.OUT_OF_RANGE.value)
         .then(_shown(value, spec) + pl.lit(f" is outside the allowed range {limits}"))
+        .when(code == Reason.INVISIBLE_CHARACTER.value)
+        .then(
+            pl.struct(value, value.str.extract_all(INVISIBLE_PATTERN).alias("found")).map_elements(
+                lambda r: _invisible_problem(r["value"], r["found"]), return_dtype=pl.String
+            )
+        )
     )
     if item_problem:
         bad = _bad_items(spec, value)
@@ -302,9 +343,13 @@ def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.Da
         detail = detail.otherwise(
             _shown(value, spec) + pl.lit(" " + _TYPE_PROBLEM.get(spec.type, "is invalid"))
         )
+    kind = pl.lit(spec.kind)
+    if spec.column == ORGANIZATION_KEY:
+        # On a row without account data the Account ID is the contact's link: the contact is what fails.
+        kind = pl.when(pl.col(_HAS_ORG)).then(kind).otherwise(pl.lit("contact"))
     return cases.select(
         pl.col(SOURCE_ROW),
-        pl.lit(spec.kind).alias("kind"),
+        kind.alias("kind"),
         pl.lit(header).alias("column"),
         code,
         (pl.lit(f"{header}: ") + detail).alias("message"),
