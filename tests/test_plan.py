@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from unittest.mock import patch
+
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.fields import load_specs
 from pipeline.importing.plan import (
     PlanOptions,
     batched,
     contact_operations,
+    fingerprint_source,
     link_organization,
     organization_operations,
 )
@@ -141,3 +147,60 @@ def test_batches_cover_every_operation_once_in_groups_of_at_most_ten() -> None:
     batches = list(batched(ops))  # type: ignore[arg-type]
     assert [len(b) for b in batches] == [10, 10, 3]
     assert [x for b in batches for x in b] == ops
+
+
+def _fingerprint_inputs(records: list[dict[str, str | None]]) -> list[str]:
+    """The fingerprint input text of each record (one row per record, columns in the given order)."""
+    columns = sorted({c for record in records for c in record})
+    rows = pl.DataFrame(
+        [{c: record.get(c) for c in columns} for record in records], schema=dict.fromkeys(columns, pl.String)
+    )
+    return rows.select(fingerprint_source(columns, "salt")).to_series().to_list()
+
+
+def test_values_holding_the_fingerprint_separators_do_not_collide() -> None:
+    """A first name that spells out another field after a separator no longer equals that other field."""
+    split = {"contact.externalId": "C-1", "contact.firstName": "Ann", "contact.lastName": "Lee"}
+    joined = {"contact.externalId": "C-1", "contact.firstName": "Ann\x1econtact.lastName\x1fLee"}
+    frame = pl.DataFrame([split, {**joined, "contact.lastName": None}]).with_columns(
+        source_rows=pl.Series([[2], [2]])
+    )
+    first, second = contact_operations(frame, SPECS, OPTIONS)
+    assert first.fingerprint != second.fingerprint
+
+
+def test_moving_a_separator_between_fields_changes_the_fingerprint_input() -> None:
+    """Two records differing only in which field holds a separator character get different inputs."""
+    left, right = _fingerprint_inputs(
+        [
+            {"contact.firstName": "Ann\x1f", "contact.lastName": "Lee"},
+            {"contact.firstName": "Ann", "contact.lastName": "\x1fLee"},
+        ]
+    )
+    assert left != right
+
+
+def test_payload_version_is_part_of_every_fingerprint() -> None:
+    """The salt carries PAYLOAD_VERSION, so bumping it makes every record look changed once."""
+    salt = json.loads(_fingerprint_inputs([{"contact.firstName": "Ann"}])[0])[0]
+    assert salt == "salt"
+    operation = next(contact_operations(_contacts(), SPECS, OPTIONS))
+    with patch("pipeline.importing.plan.PAYLOAD_VERSION", "next"):
+        assert next(contact_operations(_contacts(), SPECS, OPTIONS)).fingerprint != operation.fingerprint
+
+
+_NAMES = st.sampled_from(["contact.a", "contact.b", "contact.a\x1f", "contact.customFields.x_text"])
+_VALUES = st.none() | st.text(alphabet=st.sampled_from(["a", "\x1e", "\x1f", '"', "\\", "{", ",", ":", "é"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_NAMES, _VALUES, min_size=1), min_size=2, max_size=2))
+def test_distinct_records_have_distinct_fingerprint_inputs(records: list[dict[str, str | None]]) -> None:
+    """The fingerprint input decodes back to the record's non-empty fields: distinct records differ."""
+    inputs = _fingerprint_inputs(records)
+    present = [{c: v for c, v in r.items() if v is not None} for r in records]
+    for text, fields in zip(inputs, present, strict=True):
+        salt, *pairs = json.loads(text)
+        assert salt == "salt"
+        assert pairs == [{c: fields[c]} for c in sorted(fields)]
+    assert (inputs[0] == inputs[1]) == (present[0] == present[1])

@@ -60,7 +60,8 @@ class Operation:
 
 # Part of every fingerprint: bump it when the way payloads are built changes, so every record is sent once
 # more with the new payload instead of being skipped as unchanged.
-PAYLOAD_VERSION = "1"
+# 2: the fingerprint input became canonical JSON (values holding the old separators collided).
+PAYLOAD_VERSION = "2"
 _FINGERPRINT = "__fingerprint_source"
 
 
@@ -82,22 +83,34 @@ def _schema(kind: Kind, options: PlanOptions) -> dict[str, Any] | None:
 
 
 def fingerprint_source(columns: Sequence[str], salt: str, schema: dict[str, Any] | None = None) -> pl.Expr:
-    """Per row, the text whose hash is the record's fingerprint: the salt, then every non-null data
-    column as ``name=value`` in name order.
+    """Per row, the text whose hash is the record's fingerprint: a JSON array of the salt, then one
+    ``{"name": value}`` object per non-null data column in name order (and the custom-field schema).
 
-    The payload is a pure function of these values and the options, so equal text means an equal
-    payload; leaving null cells out means that adding an empty column to the sheet (or exporting more
+    JSON makes the text unambiguous: it decodes back to exactly these pairs, so two different records
+    cannot share it whatever their values hold (separators, quotes, braces). Polars writes each object, so
+    this stays vectorized.
+
+    The payload is a pure function of these values and the options, so equal text means an equal payload;
+    leaving null cells out means that adding an empty column to the sheet (or exporting more
     columns than were imported) changes nothing. The organization link is not a column: it is a Genesys
     id resolved at push time, while the Account ID it comes from is, so a contact that moves is re-sent.
     """
     data = sorted(c for c in columns if c != "source_rows")
-    parts = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"{c}\x1f") + pl.col(c)) for c in data]
+    parts = [
+        pl.when(pl.col(c).is_not_null()).then(pl.struct(pl.col(c).cast(pl.String)).struct.json_encode())
+        for c in data
+    ]
     custom = [c for c in data if ".customFields." in c]
     if schema is not None and custom:
         # The schema reference goes only into records that carry custom fields, as in the payload.
         has_custom = pl.any_horizontal([pl.col(c).is_not_null() for c in custom])
-        parts.append(pl.when(has_custom).then(pl.lit("schema\x1f" + json.dumps(schema, sort_keys=True))))
-    return pl.concat_str([pl.lit(salt), *parts], separator="\x1e", ignore_nulls=True).alias(_FINGERPRINT)
+        parts.append(pl.when(has_custom).then(pl.lit(_canonical({"schema": schema}))))
+    items = pl.concat_str([pl.lit(_canonical(salt)), *parts], separator=",", ignore_nulls=True)
+    return (pl.lit("[") + items + pl.lit("]")).alias(_FINGERPRINT)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _digest(text: str) -> str:
