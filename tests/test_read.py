@@ -206,7 +206,7 @@ def test_column_without_header_but_with_data_is_unreadable(tmp_path: Path) -> No
         (b"Contact ID,Name\n", "header but no data rows"),
         (b"Contact ID,Name\r\n\r\n\r\n", "header but no data rows"),
         (b",,\nC1,Ann,Lee\n", "no header row"),
-        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "binary content"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", "is a zip archive"),
         (bytes(range(1, 32)) * 20, "binary content"),
         (b'Contact ID,Name\nC1,"Ann"x\n', "not a valid CSV file"),
         (b"\xef\xbb\xbfContact ID\nC1 \xff\n", "not valid UTF-8"),

@@ -10,8 +10,10 @@ A mapping file (TOML) lets a CRM export keep its own headers::
     [constants]
     "contact.address.countryCode" = "US"
 
-Headers match case-insensitively and ignoring surrounding spaces, everywhere. Mapping-file entries win over
-the spec headers; ``custom:<name>`` and ``account custom:<name>`` headers address custom fields directly.
+Headers match by :func:`header_key`: case-insensitively, ignoring surrounding spaces, with any Unicode
+space (a no-break space from a spreadsheet) as a plain one and NFC-normalized, everywhere. Mapping-file
+entries win over the spec headers; ``custom:<name>`` and ``account custom:<name>`` headers address custom
+fields directly.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import polars as pl
 from pipeline.errors import InputError, MappingError, MissingKeyColumnError
 from pipeline.fields import CONTACT_KEY, GENESYS_ID_COLUMNS, ORGANIZATION_KEY, Specs, load_specs
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
+from pipeline.prepare.header import header_key, tidy_header
 
 _CUSTOM_PREFIXES = {"custom:": "contact", "account custom:": "organization"}
 _SECTIONS = ("columns", "constants")
@@ -54,9 +57,7 @@ class ColumnMap:
     missing: tuple[str, ...] = ()
 
 
-def header_key(header: str) -> str:
-    """The form headers are compared in: trimmed and case-folded."""
-    return header.strip().casefold()
+__all__ = ["ColumnMap", "Mapping", "header_key", "load_mapping", "parse_mapping", "resolve_columns"]
 
 
 def load_mapping(path: str | Path, specs: Specs | None = None) -> Mapping:
@@ -86,6 +87,7 @@ def parse_mapping(data: AbcMapping[str, object], specs: Specs, *, source: str = 
         )
     columns = _string_table(data.get("columns", {}), "columns", source)
     constants = _string_table(data.get("constants", {}), "constants", source)
+    _reject_same_header_twice(columns, source)
     for header, target in columns.items():
         if target:
             _check_field(target, specs, source, f"[columns] {header!r}")
@@ -103,6 +105,17 @@ def _string_table(table: object, name: str, source: str) -> dict[str, str]:
                 f"mapping file {source}: [{name}] {key!r} must be a string, not {type(value).__name__}"
             )
     return dict(table)
+
+
+def _reject_same_header_twice(columns: dict[str, str], source: str) -> None:
+    seen: dict[str, str] = {}
+    for header in columns:
+        other = seen.setdefault(header_key(header), header)
+        if other != header:
+            raise MappingError(
+                f"mapping file {source}: [columns] {other!r} and {header!r} name the same column (headers "
+                "match ignoring case and spaces); keep one of them"
+            )
 
 
 def _check_field(target: str, specs: Specs, source: str, where: str) -> None:
@@ -127,10 +140,10 @@ def _spec_header_index(specs: Specs) -> dict[str, str]:
 
 
 def _custom_column(header: str, specs: Specs) -> str | None:
-    lowered = header.strip().casefold()
+    lowered = header_key(header)
     for prefix, kind in _CUSTOM_PREFIXES.items():
         if lowered.startswith(prefix):
-            name = header.strip()[len(prefix) :].strip()
+            name = tidy_header(header)[len(prefix) :].strip()
             column = f"{kind}.customFields.{name}"
             specs.get(column)  # raises MappingError when the name has no type suffix
             return column
@@ -140,18 +153,36 @@ def _custom_column(header: str, specs: Specs) -> str | None:
 def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | None = None) -> ColumnMap:
     """Decide which canonical column every input header fills; unknown headers are listed as ignored."""
     headers = tuple(headers)
-    mapped = {header_key(h): t for h, t in (mapping.columns if mapping else {}).items()}
+    user_columns = mapping.columns if mapping else {}
+    mapped = {header_key(h): t for h, t in user_columns.items()}
     present_keys = {header_key(h) for h in headers}
-    missing = tuple(h for h in (mapping.columns if mapping else {}) if header_key(h) not in present_keys)
+    missing = tuple(h for h in user_columns if header_key(h) not in present_keys)
     constants = dict(mapping.constants) if mapping else {}
-    spec_index = _spec_header_index(specs)
-    # Outcome columns of a reconciliation file fed back as input are expected and dropped silently.
-    outcome_keys = {header_key(c) for c in OUTCOME_COLUMNS}
-    # So are the Genesys id columns of an export fed back as input.
-    outcome_keys |= {header_key(c) for c in GENESYS_ID_COLUMNS}
+    columns, ignored = _assign(headers, specs, mapped, constants)
+    headers_for = {target: header for header, target in columns.items()}
+    for target in constants:
+        spec = specs.get(target)
+        headers_for[target] = f"{spec.header if spec else target} (mapping constant)"
+    _require_key(set(columns.values()) | set(constants), missing, mapped)
+    return ColumnMap(
+        columns=columns,
+        constants=constants,
+        ignored=ignored,
+        headers_for=headers_for,
+        missing=missing,
+    )
 
+
+def _assign(
+    headers: tuple[str, ...], specs: Specs, mapped: dict[str, str], constants: dict[str, str]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Header -> canonical column for the headers that fill one, and the headers that fill none."""
+    spec_index = _spec_header_index(specs)
+    # Outcome columns of a reconciliation file fed back as input are expected and dropped silently; so are
+    # the Genesys id columns of an export fed back as input.
+    silent = {header_key(c) for c in (*OUTCOME_COLUMNS, *GENESYS_ID_COLUMNS)}
     columns: dict[str, str] = {}
-    headers_for: dict[str, str] = {}
+    filled_by: dict[str, str] = {}
     ignored: list[str] = []
     for header in headers:
         key = header_key(header)
@@ -159,16 +190,16 @@ def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | Non
             target: str | None = mapped[key] or None
             if target is None:
                 continue
-        elif key in outcome_keys:
+        elif key in silent:
             continue
         else:
             target = _custom_column(header, specs) or spec_index.get(key)
         if target is None:
             ignored.append(header)
             continue
-        if target in headers_for:
+        if target in filled_by:
             raise InputError(
-                f"columns {headers_for[target]!r} and {header!r} both fill {target}; keep one of them "
+                f"columns {filled_by[target]!r} and {header!r} both fill {target}; keep one of them "
                 "or map one elsewhere with --mapping"
             )
         if target in constants:
@@ -176,31 +207,22 @@ def resolve_columns(headers: Iterable[str], specs: Specs, mapping: Mapping | Non
                 f"column {header!r} fills {target}, which the mapping file also sets as a constant"
             )
         columns[header] = target
-        headers_for[target] = header
+        filled_by[target] = header
+    return columns, tuple(ignored)
 
-    for target in constants:
-        spec = specs.get(target)
-        headers_for[target] = f"{spec.header if spec else target} (mapping constant)"
 
-    present = set(columns.values()) | set(constants)
-    if CONTACT_KEY not in present and ORGANIZATION_KEY not in present:
-        absent_keys = [h for h in missing if mapped[header_key(h)] in (CONTACT_KEY, ORGANIZATION_KEY)]
-        hint = (
-            f"; the mapping file maps {', '.join(repr(h) for h in absent_keys)} to a key, "
-            "but the file has no such column"
-            if absent_keys
-            else ""
-        )
-        raise MissingKeyColumnError(
-            "no Contact ID or Account ID column; expected a header such as 'Contact ID' or 'Account ID'"
-            + hint
-        )
-    return ColumnMap(
-        columns=columns,
-        constants=constants,
-        ignored=tuple(ignored),
-        headers_for=headers_for,
-        missing=missing,
+def _require_key(present: set[str], missing: tuple[str, ...], mapped: dict[str, str]) -> None:
+    if CONTACT_KEY in present or ORGANIZATION_KEY in present:
+        return
+    absent_keys = [h for h in missing if mapped[header_key(h)] in (CONTACT_KEY, ORGANIZATION_KEY)]
+    hint = (
+        f"; the mapping file maps {', '.join(repr(h) for h in absent_keys)} to a key, "
+        "but the file has no such column"
+        if absent_keys
+        else ""
+    )
+    raise MissingKeyColumnError(
+        "no Contact ID or Account ID column; expected a header such as 'Contact ID' or 'Account ID'" + hint
     )
 
 

@@ -2,14 +2,18 @@
 
 What the reader accepts
     Encodings: UTF-8 with or without a byte-order mark, UTF-16 LE/BE with a byte-order mark, and
-    Windows-1252 as a fallback when the bytes are not valid UTF-8 (with a warning, because the guess can be
-    wrong). Delimiters ``,`` ``;`` and tab, detected from the header record (outside quotes). Quoted fields
-    with embedded newlines, ``""`` escapes, LF and CRLF line ends (not the CR-only ends of classic Mac OS).
+    Windows-1252 only for a file without a single valid UTF-8 multi-byte sequence (with a warning, because
+    the guess can be wrong), or exactly the encoding named by ``encoding=`` (see :mod:`.sniff`). Delimiters
+    ``,`` ``;`` and tab, detected from the header record (outside quotes) or named by Excel's ``sep=`` line.
+    Quoted fields with embedded newlines or carriage returns, ``""`` escapes, LF and CRLF line ends. A bare
+    carriage return outside quotes is refused: polars would keep it inside a cell where a spreadsheet ends
+    the row, and every later row would be misread.
 
 Row numbers (``source_row``)
-    The row a spreadsheet shows: each CSV record is one row, even when a quoted cell spans several lines,
-    and a blank line is a row of its own (Excel shows it) but yields no data row. The header is row 1 unless
-    blank lines precede it, in which case it is the row after them.
+    The row a spreadsheet shows, counted by the one parser that splits the file (polars): each CSV record is
+    one row, even when a quoted cell spans several lines, and a blank line is a row of its own (Excel shows
+    it) but yields no data row. The header is row 1 unless blank lines precede it, in which case it is the
+    row after them. Excel's ``sep=`` line is not a row (Excel hides it).
 
 Ragged rows
     A row with fewer fields than the header gets null for the missing cells. A row with more fields is
@@ -18,40 +22,28 @@ Ragged rows
     column.
 
 Large files stay in polars: non-UTF-8 input is transcoded to a temporary UTF-8 file in chunks, the CSV is
-parsed by polars, and row numbers are computed with frame expressions. Python only touches the header and,
-when a row has too many fields, the file again to name that row.
+parsed by polars from that literal path (never globbed: ``cust[12].csv`` is one file), and row numbers are
+polars' record index. Python only touches the header and, when a row has all cells empty or too many
+fields, the file again (see :mod:`.records`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
+import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
 from pipeline.errors import UnreadableFileError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
+from pipeline.prepare.header import DELIMITERS, Header, read_header
+from pipeline.prepare.records import blank_records, first_bare_cr
+from pipeline.prepare.sniff import decode, regular_file
 
-DELIMITERS = (",", ";", "\t")
-# Enough to hold any sane header record; also the window the binary-content check looks at.
-HEAD_BYTES = 1 << 20
-SNIFF_BYTES = 8 * 1024
-CHUNK_BYTES = 1 << 20
-# A text file has almost no C0 control characters besides tab, CR and LF; a few strays (a vertical tab from
-# a spreadsheet cell) are tolerated.
-MAX_CONTROL_SHARE = 0.05
-MIN_CONTROL_BYTES = 8
-_CONTROL_BYTES = frozenset(range(32)) - {9, 10, 13}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 _BLANK = "__blank_header_{}"
 _STALE_SOURCE_ROW = "__previous_source_row"
@@ -72,25 +64,24 @@ class RawTable:
     previous: pl.DataFrame | None = None
 
 
-@dataclass(frozen=True)
-class _Header:
-    names: tuple[str, ...]
-    delimiter: str
-    leading_blank_lines: int
-    physical_lines: int
+def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
+    """Read ``path`` into a :class:`RawTable`; raise :class:`UnreadableFileError` when it cannot be used.
 
-
-def read_table(path: str | Path) -> RawTable:
-    """Read ``path`` into a :class:`RawTable`; raise :class:`UnreadableFileError` when it cannot be used."""
+    ``encoding`` names the file's encoding (any Python codec name) instead of detecting it.
+    """
     path = Path(path)
-    _check_file(path)
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="contacts-pipeline-read-") as tmp:
-        source, encoding = _as_utf8(path, Path(tmp) / "utf8.csv", warnings)
-        header = _read_header(source, path)
+        data = regular_file(path, Path(tmp))
+        decoded = decode(path, data, Path(tmp), encoding)
+        if decoded.warning:
+            warnings.append(decoded.warning)
+        source = decoded.source
+        header = read_header(source, path)
+        _reject_bare_carriage_returns(source, header, path)
         frame = _parse(source, header, path, warnings)
-        frame = _number_rows(frame, source, header)
-        _reject_other_delimiter_rows(frame, source, header.delimiter, path)
+        frame = _number_rows(frame, source, header, path)
+        _reject_other_delimiter_rows(frame, source, header, path)
     frame = _drop_blank_header_columns(frame, path, warnings)
     frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
@@ -100,168 +91,33 @@ def read_table(path: str | Path) -> RawTable:
         frame=frame,
         headers=headers,
         path=path,
-        encoding=encoding,
+        encoding=decoded.encoding,
         delimiter=header.delimiter,
         warnings=tuple(warnings),
         previous=previous,
     )
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise UnreadableFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise UnreadableFileError(f"{path}: is a directory, not a CSV file")
-    if path.stat().st_size == 0:
-        raise UnreadableFileError(f"{path}: the file is empty")
-
-
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            yield chunk
-
-
-def _as_utf8(path: Path, scratch: Path, warnings: list[str]) -> tuple[Path, str]:
-    """The path of a UTF-8 copy of the file (the file itself when it already is UTF-8) and its encoding."""
-    with path.open("rb") as f:
-        head = f.read(SNIFF_BYTES)
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            if encoding.startswith("utf-16"):
-                _transcode(path, scratch, "utf-16", encoding)
-                return scratch, encoding
-            if _first_invalid_utf8(path) is not None:
-                raise UnreadableFileError(
-                    f"{path}: starts with a UTF-8 byte-order mark but is not valid UTF-8"
-                )
-            return path, encoding
-    _reject_binary(path, head)
-    bad_byte = _first_invalid_utf8(path)
-    if bad_byte is None:
-        return path, "utf-8"
-    _transcode(path, scratch, "cp1252", "Windows-1252")
-    warnings.append(
-        f"{path.name} is not valid UTF-8 (byte offset {bad_byte}); read it as Windows-1252: "
-        "check accented characters, or save the file as UTF-8"
-    )
-    return scratch, "cp1252"
-
-
-def _reject_binary(path: Path, head: bytes) -> None:
-    if b"\x00" in head:
+def _reject_bare_carriage_returns(source: Path, header: Header, path: Path) -> None:
+    """Refuse a carriage return outside quotes that is not part of CRLF (see the module docstring)."""
+    found = first_bare_cr(source)
+    if found is not None:
+        offset, record = found
         raise UnreadableFileError(
-            f"{path}: binary content (NUL bytes), not a CSV file; UTF-16 files need a byte-order mark"
+            f"{path}: row {record + 1 - header.skip_lines}: a line ends with a bare carriage return (byte "
+            f"offset {offset}) while the others end with LF or CRLF; a spreadsheet would split that row "
+            "where this tool cannot tell: save the file again with one kind of line end"
         )
-    controls = sum(1 for b in head if b in _CONTROL_BYTES)
-    if controls >= MIN_CONTROL_BYTES and controls / len(head) > MAX_CONTROL_SHARE:
-        raise UnreadableFileError(f"{path}: binary content (control characters), not a CSV file")
 
 
-def _first_invalid_utf8(path: Path) -> int | None:
-    """The offset of the first byte that is not valid UTF-8, or None when the whole file is."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset = 0
-    try:
-        for chunk in _chunks(path):
-            decoder.decode(chunk)
-            offset += len(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as err:
-        # The decoder buffers an incomplete sequence from the previous chunk; start is relative to that.
-        pending = len(decoder.getstate()[0])
-        return max(0, offset - pending + err.start)
-    return None
-
-
-def _transcode(path: Path, target: Path, codec: str, label: str) -> None:
-    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
-    try:
-        with target.open("w", encoding="utf-8", newline="") as out:
-            for chunk in _chunks(path):
-                out.write(decoder.decode(chunk))
-            out.write(decoder.decode(b"", final=True))
-    except UnicodeDecodeError as err:
-        raise UnreadableFileError(f"{path}: cannot be decoded as {label} ({err.reason})") from None
-
-
-def _read_header(source: Path, path: Path) -> _Header:
-    with source.open("rb") as f:
-        window = f.read(HEAD_BYTES)
-        whole = not f.read(1)
-    head = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(window)
-    start, blank = 0, 0
-    while True:
-        end = head.find("\n", start)
-        line = head[start:] if end < 0 else head[start:end]
-        if line.strip("\r") or end < 0:
-            break
-        start, blank = end + 1, blank + 1
-    rest = head[start:]
-    record, counts = _first_record(rest)
-    if not record.strip():
-        raise UnreadableFileError(f"{path}: the file is empty")
-    if "\n" not in rest and "\r" in record.strip("\r"):
-        raise UnreadableFileError(
-            f"{path}: lines end with a bare carriage return (classic Mac OS line ends); "
-            "save the file with Windows (CRLF) or Unix (LF) line ends"
-        )
-    if not whole and len(record) >= len(rest.removesuffix("\r")):
-        # The header record did not end within the window: a text with no line ends, or not a CSV at all.
-        raise UnreadableFileError(
-            f"{path}: the first row has no line end within its first {HEAD_BYTES // (1 << 20)} MB; "
-            "this is not a CSV header row"
-        )
-    delimiter = max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
-    reader = csv.reader(io.StringIO(record, newline=""), delimiter=delimiter)
-    try:
-        names = tuple(_clean(name) for name in next(reader, []))
-    except csv.Error as err:
-        raise UnreadableFileError(f"{path}: the header row cannot be read ({err})") from None
-    if not any(names):
-        raise UnreadableFileError(f"{path}: no header row (the first row has no column names)")
-    _reject_duplicates(names, path)
-    return _Header(names, delimiter, blank, record.count("\n") + 1)
-
-
-def _first_record(text: str) -> tuple[str, dict[str, int]]:
-    """The first CSV record of ``text`` (up to its line end outside quotes) and its delimiter counts."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted:
-            if ch == "\n":
-                return text[:i].removesuffix("\r"), counts
-            if ch in counts:
-                counts[ch] += 1
-    return text.removesuffix("\r"), counts
-
-
-def _clean(name: str) -> str:
-    return name.strip().strip("\ufeff").strip()
-
-
-def _reject_duplicates(names: tuple[str, ...], path: Path) -> None:
-    # Headers are matched case-insensitively later, so "Email" and "email" are as ambiguous as two "Email".
-    positions: dict[str, list[int]] = {}
-    for i, name in enumerate(names, start=1):
-        if name:
-            positions.setdefault(name.casefold(), []).append(i)
-    for cols in positions.values():
-        if len(cols) > 1:
-            where = ", ".join(str(c) for c in cols[:-1]) + f" and {cols[-1]}"
-            raise UnreadableFileError(
-                f"{path}: the header {names[cols[0] - 1]!r} appears in columns {where}; "
-                "a file with two such columns is ambiguous"
-            )
-
-
-def _parse(source: Path, header: _Header, path: Path, warnings: list[str]) -> pl.DataFrame:
+def _parse(source: Path, header: Header, path: Path, warnings: list[str]) -> pl.DataFrame:
     def read(truncate: bool) -> pl.DataFrame:
         return pl.read_csv(
-            source,
+            # An absolute path, so polars never takes a name for a URL or a home folder; glob=False, so
+            # brackets, stars and question marks in it are plain characters.
+            os.path.abspath(source),
+            glob=False,
+            skip_lines=header.skip_lines,
             separator=header.delimiter,
             has_header=True,
             infer_schema=False,
@@ -280,7 +136,7 @@ def _parse(source: Path, header: _Header, path: Path, warnings: list[str]) -> pl
             warnings.append(f"{extra} row(s) end with empty fields beyond the last column; they were ignored")
             frame = read(truncate=True)
     except pl.exceptions.PolarsError as err:
-        problem = _quote_problem(source, header.delimiter)
+        problem = _quote_problem(source, header)
         if problem is not None:
             raise UnreadableFileError(f"{path}: not a valid CSV file: {problem}") from None
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -293,7 +149,15 @@ def _parse(source: Path, header: _Header, path: Path, warnings: list[str]) -> pl
     return frame
 
 
-def _quote_problem(source: Path, delimiter: str) -> str | None:
+def _open_rows(source: Path, header: Header) -> TextIO:
+    """``source`` as text, positioned after Excel's ``sep=`` line if any, so row 1 is the first row."""
+    f = source.open(encoding="utf-8-sig", newline="")
+    for _ in range(header.skip_lines):
+        f.readline()
+    return f
+
+
+def _quote_problem(source: Path, header: Header) -> str | None:
     """The first misplaced quote in the file, named by its spreadsheet row, or None when quotes are fine.
 
     Only called after polars refused the file, to say where: a slow character walk is fine there.
@@ -301,8 +165,8 @@ def _quote_problem(source: Path, delimiter: str) -> str | None:
     row = opened = 0
     quoted = closed = False
     start = True
-    ends = (delimiter, "\r", "\n")
-    with source.open(encoding="utf-8-sig", newline="") as f:
+    ends = (header.delimiter, "\r", "\n")
+    with _open_rows(source, header) as f:
         for line in f:
             if not quoted:
                 row += 1
@@ -338,11 +202,11 @@ def _column_name(name: str, position: int) -> str:
     return _STALE_SOURCE_ROW if name == SOURCE_ROW else name
 
 
-def _count_empty_extra_fields(source: Path, header: _Header, path: Path) -> int:
+def _count_empty_extra_fields(source: Path, header: Header, path: Path) -> int:
     """Count rows whose fields beyond the header are all empty; raise on the first with data there."""
     width = len(header.names)
     found = 0
-    with source.open(encoding="utf-8-sig", newline="") as f:
+    with _open_rows(source, header) as f:
         reader = csv.reader(f, delimiter=header.delimiter)
         row = 0
         seen_header = False
@@ -364,38 +228,36 @@ def _count_empty_extra_fields(source: Path, header: _Header, path: Path) -> int:
     return found
 
 
-def _number_rows(frame: pl.DataFrame, source: Path, header: _Header) -> pl.DataFrame:
-    """Add ``source_row`` and drop the rows polars made of blank lines.
+def _number_rows(frame: pl.DataFrame, source: Path, header: Header, path: Path) -> pl.DataFrame:
+    """Add ``source_row`` (polars' record index, as a spreadsheet counts) and drop the blank-line rows.
 
-    polars keeps a blank line as an all-null row, which is also how it reads a row of empty cells
-    (``,,``). Both are spreadsheet rows, so every polars row advances the row number; to tell them apart,
-    each row's first physical line is computed from the newlines inside its cells, and an all-null row is a
-    blank line when that physical line is empty.
+    polars keeps a blank line as an all-null row, which is also how it reads a row of empty cells (``,,``).
+    Both are spreadsheet rows, so every polars row advances the row number. Only when a row is all null is
+    the file scanned again to tell the two apart; the scan must count the records polars counted.
     """
     columns = frame.columns
-    header_row = header.leading_blank_lines + 1
-    first_line = header.leading_blank_lines + header.physical_lines  # 0-based line of the first data row
-    embedded = pl.sum_horizontal(
-        [pl.col(c).str.count_matches("\n").fill_null(0).cast(pl.Int64) for c in columns]
-    )
+    first_data = header.row + 1
     numbered = frame.with_columns(
-        pl.int_range(header_row + 1, header_row + 1 + pl.len(), dtype=pl.Int64).alias(SOURCE_ROW),
-        (first_line + (1 + embedded).cum_sum() - (1 + embedded)).alias("__line"),
-        pl.all_horizontal([pl.col(c).is_null() for c in columns]).alias("__all_null"),
+        pl.int_range(first_data, first_data + pl.len(), dtype=pl.Int64).alias(SOURCE_ROW)
     )
-    if numbered.get_column("__all_null").any():
-        blank_lines = (
-            pl.scan_lines(source, name="line", row_index_name="__line")
-            .filter(pl.col("line").str.strip_chars_end("\r") == "")
-            .select(pl.col("__line").cast(pl.Int64))
-            .collect()
-            .get_column("__line")
+    # Cheap first: only rows whose first cell is empty can be blank lines; the wide check runs on those.
+    candidates = numbered.filter(pl.col(columns[0]).is_null())
+    if candidates.height:
+        candidates = candidates.filter(pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    if candidates.height == 0:
+        return numbered.select(SOURCE_ROW, *columns)
+    blank, records = blank_records(source)
+    offset = header.skip_lines + header.leading_blank_lines  # record index of the header
+    if records != offset + 1 + frame.height:
+        raise UnreadableFileError(
+            f"{path}: not a valid CSV file: its rows cannot be counted consistently ({records - offset} "
+            f"records, {frame.height + 1} rows parsed); please report this file"
         )
-        numbered = numbered.filter(~(pl.col("__all_null") & pl.col("__line").is_in(blank_lines.implode())))
-    return numbered.select(SOURCE_ROW, *columns)
+    blank_rows = [row for row in candidates.get_column(SOURCE_ROW) if row - header.row + offset in blank]
+    return numbered.filter(~pl.col(SOURCE_ROW).is_in(blank_rows)).select(SOURCE_ROW, *columns)
 
 
-def _reject_other_delimiter_rows(frame: pl.DataFrame, source: Path, delimiter: str, path: Path) -> None:
+def _reject_other_delimiter_rows(frame: pl.DataFrame, source: Path, header: Header, path: Path) -> None:
     """Refuse rows written with another delimiter than the header's (all of it lands in the first cell).
 
     Such a row would otherwise be read as one long key with every other cell empty, and be imported. A
@@ -407,12 +269,13 @@ def _reject_other_delimiter_rows(frame: pl.DataFrame, source: Path, delimiter: s
         return
     first, others = columns[0], columns[1:]
     rest_empty = pl.all_horizontal([pl.col(c).is_null() for c in others])
+    delimiter = header.delimiter
     for other in DELIMITERS:
         if other == delimiter:
             continue
         fields = pl.col(first).str.count_matches(other, literal=True) + 1
         suspects = frame.filter(rest_empty & (fields == len(columns))).get_column(SOURCE_ROW)
-        row = _first_single_field_row(source, delimiter, set(suspects.to_list())) if suspects.len() else None
+        row = _first_single_field_row(source, header, set(suspects.to_list())) if suspects.len() else None
         if row is not None:
             raise UnreadableFileError(
                 f"{path}: row {row} is separated by {_DELIMITER_NAMES[other]} but the header by "
@@ -420,12 +283,12 @@ def _reject_other_delimiter_rows(frame: pl.DataFrame, source: Path, delimiter: s
             )
 
 
-def _first_single_field_row(source: Path, delimiter: str, rows: set[int]) -> int | None:
+def _first_single_field_row(source: Path, header: Header, rows: set[int]) -> int | None:
     """The first of ``rows`` (spreadsheet row numbers) whose record has just one field."""
     last = max(rows)
-    with source.open(encoding="utf-8-sig", newline="") as f:
+    with _open_rows(source, header) as f:
         try:
-            for row, record in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+            for row, record in enumerate(csv.reader(f, delimiter=header.delimiter), start=1):
                 if row in rows and len(record) == 1:
                     return row
                 if row >= last:
