@@ -3,6 +3,7 @@
 A spreadsheet runs a cell as a formula when it begins with ``=``, ``+``, ``-`` or ``@`` (and some also
 after a leading tab or carriage return). Such a cell is written with a single quote in front, which
 spreadsheets display as text and which :func:`unescape` removes when the file comes back as input.
+Headers are cells too: they are escaped the same way, and the reader unescapes them.
 
 ``+`` and ``-`` followed by a plain number (``+14155550123``, ``-12.5``) stay as they are: spreadsheets read
 them as numbers, and E.164 phones must survive export untouched.
@@ -19,6 +20,8 @@ import re
 from pathlib import Path
 
 import polars as pl
+
+from pipeline.files import atomic_path
 
 PREFIX = "'"
 BOM = "\ufeff".encode()
@@ -76,24 +79,29 @@ def unescape_expr(column: str | pl.Expr) -> pl.Expr:
     return pl.when(_needs_escape_expr(text, quotes="'+")).then(text.str.slice(1)).otherwise(text)
 
 
+def escape_headers(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its column names escaped like cells (headers are read back with :func:`unescape`)."""
+    return frame.rename({name: escape(name) for name in frame.columns if needs_escape(name)})
+
+
 def write_csv(frame: pl.DataFrame, path: str | Path, *, bom: bool = False) -> None:
-    """Write ``frame`` as UTF-8 CSV (with a byte-order mark when asked), escaping every String column."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``frame`` as UTF-8 CSV (with a byte-order mark when asked), escaping every String column and
+    every header, atomically: ``path`` is replaced only once the whole file is written."""
     safe = frame.with_columns(
         escape_expr(name).alias(name) for name, dtype in frame.schema.items() if dtype == pl.String
     )
-    safe.write_csv(path, include_bom=bom)
+    with atomic_path(path) as temp:
+        escape_headers(safe).write_csv(temp, include_bom=bom)
 
 
 class CsvAppender:
     """A CSV file opened once and written page by page, for exports too large to hold in memory.
 
-    Every :meth:`write` appends one frame's rows (String columns escaped like :func:`write_csv` when
-    ``escape`` is on), flushes them to disk and returns the byte offset after them: a resumable writer
-    records that offset, and a later ``CsvAppender(..., resume_at=offset)`` cuts off whatever a crash left
-    after it and carries on appending. Without ``resume_at`` the file is started afresh: the byte-order mark
-    when asked for, then the header.
+    Every :meth:`write` appends one frame's rows (String columns, and the header, escaped like
+    :func:`write_csv` when ``escape`` is on), flushes them to disk and returns the byte offset after them:
+    a resumable writer records that offset, and a later ``CsvAppender(..., resume_at=offset)`` cuts off
+    whatever a crash left after it and carries on appending. Without ``resume_at`` the file is started
+    afresh: the byte-order mark when asked for, then the header.
     """
 
     def __init__(
@@ -128,7 +136,8 @@ class CsvAppender:
         self._file.truncate()
         if self.bom:
             self._file.write(BOM)
-        pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String)).write_csv(self._file)
+        header = pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String))
+        (escape_headers(header) if self.escape else header).write_csv(self._file)
         return self._sync()
 
     def write(self, frame: pl.DataFrame) -> int:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
-from pipeline.cli.export_progress import export_progress_display
+from pipeline.cli.progress import export_snapshot, progress_display
+from pipeline.cli.runs_cmd import JOURNAL_ENV
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
-from pipeline.exporting.job import FORMATS, ExportOptions, ExportProgress, export
+from pipeline.exporting.job import FORMATS, ExportOptions, ExportProgress, ExportResult, export
 from pipeline.exporting.layout import COLUMNS_ALL, EXPORT_KINDS
+from pipeline.exporting.state import export_outputs
+from pipeline.files import check_outputs
+from pipeline.journal.store import DEFAULT_JOURNAL
 
 DEFAULT_OUT_STEM = Path("out/export")
 
@@ -81,6 +86,9 @@ def export_(
     if excel and format_ != "csv":
         raise click.UsageError("--excel goes with --format csv")
     out = out or DEFAULT_OUT_STEM.with_suffix(f".{format_}")
+    # The export's own files must not be what the run reads (the sandbox state, the import journal).
+    journal = os.environ.get(JOURNAL_ENV) or DEFAULT_JOURNAL
+    check_outputs(export_outputs(out), {"--sandbox-state": sandbox_state, "the journal": journal})
     options = ExportOptions(
         kind=kind,  # type: ignore[arg-type]  # click.Choice checked it
         format=format_,  # type: ignore[arg-type]
@@ -99,8 +107,13 @@ def export_(
         rate_limit=rate_limit,
         sandbox_state=sandbox_state,
     )
-    with connection as settings, export_progress_display(progress):
+    with connection as settings, progress_display(progress, export_snapshot):
         result = export(out, settings, options, progress=progress)
+    _render(result, external_source)
+
+
+def _render(result: ExportResult, external_source: str) -> None:
+    """The warnings, what was written, and a note about records whose ID cells are empty."""
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     m = result.manifest

@@ -15,33 +15,24 @@ with its state saved, and ``--resume`` carries on from the last page written.
 4. the partial file becomes ``<out>`` (CSV: renamed; parquet: converted, see below), then the manifest
    ``<out>.manifest.json`` is written and the state deleted.
 
-Parquet: rows are streamed into the partial file as unescaped CSV exactly as for CSV output, and at the
-end polars converts it with a streaming ``scan_csv(...).sink_parquet(...)``, which writes row groups as it
-reads and keeps memory flat. polars has no incremental parquet writer without pyarrow, and this way the
-resume logic is the same for both formats. Parquet cells are not formula-escaped: spreadsheets do not
-evaluate parquet values.
+Parquet: rows are streamed into the partial file as unescaped CSV exactly as for CSV output, and
+converted at the end (:mod:`pipeline.exporting.output`), so resume works alike for both formats.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-import polars as pl
 
-import pipeline
 from pipeline.csvsafe import CsvAppender
-from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
 from pipeline.errors import ConfigError, TerminalApiError
+from pipeline.exporting import output
 from pipeline.exporting.layout import (
-    COLUMNS_ALL,
     COLUMNS_SPEC,
-    ExportKind,
     OrganizationValues,
     PageRows,
     build_layout,
@@ -49,60 +40,26 @@ from pipeline.exporting.layout import (
     organization_rows,
     organization_values,
 )
+from pipeline.exporting.options import FORMATS, ExportOptions, ExportProgress, ExportResult
+from pipeline.exporting.output import organizations_in, publish
 from pipeline.exporting.state import (
     Counts,
     ExportState,
+    export_outputs,
     manifest_path,
     partial_path,
     signature,
     state_path,
     write_manifest,
 )
-from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID, FieldType, Specs, load_specs
-from pipeline.files import sha256_file, utc_now_iso
+from pipeline.fields import FieldType, Specs, load_specs
+from pipeline.files import check_outputs, utc_now_iso
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind
 from pipeline.genesys.settings import ClientSettings
 
-Format = Literal["csv", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "parquet")
-# The scan endpoints' maximum page size: the fewest requests per record.
-DEFAULT_PAGE_SIZE = 200
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    kind: ExportKind = "both"
-    format: Format = "csv"
-    division_id: str | None = None
-    external_source: str = DEFAULT_EXTERNAL_SOURCE
-    columns: str = COLUMNS_ALL
-    excel: bool = False
-    resume: bool = False
-    page_size: int = DEFAULT_PAGE_SIZE
-
-
-@dataclass
-class ExportProgress:
-    """Counters the CLI renders while the export runs; listeners are called after every page."""
-
-    phase: str = "starting"
-    organizations_scanned: int = 0
-    rows_written: int = 0
-    listeners: list[Callable[[ExportProgress], None]] = field(default_factory=list)
-
-    def notify(self) -> None:
-        for listener in self.listeners:
-            listener(self)
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    manifest_path: Path
-    manifest: dict[str, Any]
-    warnings: list[str]
-    resumed: bool
+# The options and result types live in exporting.options; callers import them from here too.
+__all__ = ["FORMATS", "ExportOptions", "ExportProgress", "ExportResult", "export", "export_records"]
 
 
 def export(
@@ -135,6 +92,7 @@ async def export_records(
     """Export with an open client (anything with ``scan``, ``find_external_source``, ``list_schemas``)."""
     if options.format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {options.format!r}")
+    check_outputs(export_outputs(Path(out)))  # before any request; the CLI adds the files it reads
     job = _Export(client, Path(out), options, progress or ExportProgress(), specs or load_specs(), api_host)
     return await job.run()
 
@@ -249,7 +207,7 @@ class _Export:
         if kind == "both":
             await self._scan_organizations()
             if resumed:
-                self.used = _organizations_in(self.partial)
+                self.used = organizations_in(self.partial)
         if self.state.phase == "organizations":
             await self._stream(writer, "organizations", self._organization_page, next_phase="finish")
         if self.state.phase == "contacts":
@@ -376,58 +334,25 @@ class _Export:
             counts.organizations_without_external_id = sum(
                 values[key] is None for values in self.organizations.values()
             )
-        if self.options.format == "parquet":
-            schema = dict.fromkeys(self.layout.headers, pl.String)
-            pl.scan_csv(self.partial, schema=schema).sink_parquet(self.out)
-            self.partial.unlink()
-        else:
-            os.replace(self.partial, self.out)
-        manifest = self._manifest(counts, resumed)
+        o = self.options
+        publish(self.partial, self.out, o.format, self.layout.headers)
+        manifest = output.manifest(
+            self.out,
+            counts,
+            file_format=o.format,
+            excel=o.excel,
+            kind=o.kind,
+            headers=self.layout.headers,
+            started_at=self.state.started_at,
+            resumed=resumed,
+            source={
+                "api_host": self.api_host,
+                "external_source": {"name": o.external_source, "id": self.source_id},
+                "division_id": o.division_id,
+            },
+        )
         write_manifest(manifest_path(self.out), manifest)
         self.state_file.unlink(missing_ok=True)
         self.progress.phase = "done"
         self.progress.notify()
         return ExportResult(self.out, manifest_path(self.out), manifest, self.warnings, resumed)
-
-    def _manifest(self, counts: Counts, resumed: bool) -> dict[str, Any]:
-        o = self.options
-        return {
-            "file": self.out.name,
-            "format": o.format,
-            "encoding": "utf-8-sig" if o.excel and o.format == "csv" else "utf-8",
-            "kind": o.kind,
-            "rows": counts.rows,
-            "records": {"contacts": counts.contacts, "organizations": counts.organizations},
-            "counts": {
-                "contacts_without_external_id": counts.contacts_without_external_id,
-                "organizations_without_external_id": counts.organizations_without_external_id,
-                "contacts_with_unknown_organization": counts.contacts_with_unknown_organization,
-            },
-            "scan_requests": {
-                "contacts": counts.contact_scan_requests,
-                "organizations": counts.organization_scan_requests,
-            },
-            "columns": self.layout.headers,
-            "sha256": sha256_file(self.out),
-            "bytes": self.out.stat().st_size,
-            "started_at": self.state.started_at,
-            "exported_at": utc_now_iso(),
-            "resumed": resumed,
-            "source": {
-                "api_host": self.api_host,
-                "external_source": {"name": o.external_source, "id": self.source_id},
-                "division_id": o.division_id,
-            },
-            "tool": f"contacts-pipeline {pipeline.__version__}",
-        }
-
-
-def _organizations_in(partial: Path) -> set[str]:
-    """The organizations already joined to a contact row in a partial file (read back on resume)."""
-    frame = (
-        pl.scan_csv(partial, infer_schema=False)
-        .filter(pl.col(GENESYS_CONTACT_ID).is_not_null() & pl.col(GENESYS_ORGANIZATION_ID).is_not_null())
-        .select(pl.col(GENESYS_ORGANIZATION_ID).unique())
-        .collect()
-    )
-    return set(frame.get_column(GENESYS_ORGANIZATION_ID).to_list())

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pipeline.files import write_text_atomic
 
 STATE_VERSION = 1
 
@@ -30,6 +31,16 @@ def partial_path(out: Path) -> Path:
 
 def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + ".manifest.json")
+
+
+def export_outputs(out: Path) -> dict[str, Path]:
+    """Every file an export of ``out`` writes, named for messages (no two may be the same file)."""
+    return {
+        "--out": out,
+        "the partial file": partial_path(out),
+        "the resume state": state_path(out),
+        "the manifest": manifest_path(out),
+    }
 
 
 @dataclass
@@ -59,9 +70,7 @@ class ExportState:
     version: int = STATE_VERSION
 
     def save(self, path: Path) -> None:
-        scratch = path.with_name(path.name + ".tmp")
-        scratch.write_text(json.dumps(asdict(self)), encoding="utf-8")
-        os.replace(scratch, path)
+        write_text_atomic(path, json.dumps(asdict(self)))
 
     @classmethod
     def load(cls, path: Path) -> ExportState | None:
@@ -82,6 +91,4 @@ def signature(settings: dict[str, Any]) -> str:
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(scratch, path)
+    write_text_atomic(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -126,19 +127,44 @@ def settings_from(
 
 
 def check_base_url(url: str) -> str:
-    """The URL without a trailing slash, if it is https, or http on a loopback host."""
+    """The URL without a trailing slash, if it is https, or http on a loopback host.
+
+    A URL carrying credentials (``https://user:secret@host``) or a query (``?access_token=...``) is
+    refused without being echoed: the base URL is recorded in the journal and shown in messages, so it
+    must never hold a secret. Credentials come from ``--client-id`` and ``GENESYS_CLIENT_SECRET`` only.
+    """
+    shown = _redacted(url)
     try:
         parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigError(f"not a valid base URL: {url!r}") from exc
+    except (httpx.InvalidURL, TypeError):
+        raise ConfigError(f"not a valid base URL: {shown!r}") from None
+    if parsed.userinfo or "@" in parsed.netloc.decode("ascii", "replace"):
+        raise ConfigError(
+            "the base URL must not contain a user name or password (user:password@host); give the "
+            "client id with --client-id and the secret in GENESYS_CLIENT_SECRET"
+        )
+    if parsed.query or parsed.fragment:
+        raise ConfigError(
+            f"the base URL must not have a query or fragment (?... or #...): use "
+            f"{parsed.scheme}://{parsed.netloc.decode('ascii', 'replace')}{parsed.path.rstrip('/')}"
+        )
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(f"the base URL must be http(s)://host[:port], not {url!r}")
+        raise ConfigError(f"the base URL must be http(s)://host[:port], not {shown!r}")
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         raise ConfigError(
             f"plain http is allowed only for loopback hosts (127.0.0.1, localhost, ::1), "
             f"not {parsed.host!r}: use https"
         )
     return str(parsed).rstrip("/")
+
+
+# Whatever sits between "//" and the last "@" before the path: user info, to be hidden in messages.
+_USERINFO_RE = re.compile(r"(?<=//)[^/?#]*@")
+
+
+def _redacted(url: object) -> str:
+    """``url`` for a message, with any user info (``user:secret@``) replaced by ``***@``."""
+    return _USERINFO_RE.sub("***@", str(url))
 
 
 def _region_domain(region: str | None) -> str:
