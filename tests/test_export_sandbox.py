@@ -194,13 +194,17 @@ def test_export_uses_one_scan_request_per_200_records(sb: Sandbox, tmp_path: Pat
     assert ids.n_unique() == 5001
 
 
-@pytest.mark.slow
-def test_export_of_50000_contacts_streams_250_pages(
+# Streaming is shown by many pages, not by many records: small pages make 200 of them from 5,000 contacts.
+STREAM_CONTACTS, STREAM_PAGE = 5_000, 25
+
+
+def test_export_streams_one_write_per_page_over_200_pages(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """50,000 contacts take 250 scan requests, and each page is written as it arrives: one write per page
-    of at most 200 rows, so the export never holds more than one page of contacts."""
-    _insert(sb, CONTACT, [{"id": f"c{i}", "externalIds": _ext(f"C{i}", sb)} for i in range(50_000)])
+    """5,000 contacts in pages of 25 take 200 scan requests, and each page is written as it arrives: one
+    write per page of at most a page of rows, so the export never holds more than one page of contacts."""
+    contacts = [{"id": f"c{i}", "externalIds": _ext(f"C{i}", sb)} for i in range(STREAM_CONTACTS)]
+    _insert(sb, CONTACT, contacts)
     writes: list[int] = []
     original = CsvAppender.write
 
@@ -209,10 +213,14 @@ def test_export_of_50000_contacts_streams_250_pages(
         return original(self, frame)
 
     monkeypatch.setattr(CsvAppender, "write", spy)
-    result = export(tmp_path / "big.csv", _settings(sb), ExportOptions(columns="spec"))
-    assert sb.stats.requests[SCAN_CONTACTS] == math.ceil(50_000 / 200) == 250
-    assert writes == [200] * 250
-    assert result.manifest["rows"] == 50_000
+    options = ExportOptions(columns="spec", page_size=STREAM_PAGE)
+    result = export(tmp_path / "big.csv", _settings(sb), options)
+    pages = math.ceil(STREAM_CONTACTS / STREAM_PAGE)
+    assert pages == 200
+    assert sb.stats.requests[SCAN_CONTACTS] == pages
+    assert writes == [STREAM_PAGE] * pages
+    assert result.manifest["rows"] == STREAM_CONTACTS
+    assert pl.read_csv(result.path, infer_schema=False)["Contact ID"].n_unique() == STREAM_CONTACTS
 
 
 def test_failed_scan_pages_are_retried_not_skipped(sb: Sandbox, tmp_path: Path) -> None:

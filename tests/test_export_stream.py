@@ -244,3 +244,31 @@ def test_appender_escapes_formulas_and_keeps_e164_phones(tmp_path: Path) -> None
     with CsvAppender(path, ["a", "b"]) as writer:
         writer.write(pl.DataFrame({"a": ["=1+1", "+14155550123"], "b": ["@x", "-"]}))
     assert path.read_text(encoding="utf-8") == "a,b\n'=1+1,'@x\n+14155550123,'-\n"
+
+
+def test_failed_parquet_conversion_keeps_the_previous_export_and_can_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversion that fails midway leaves the previous file intact, no temporary file, and the partial
+    file and state in place, so --resume finishes the export."""
+    out = tmp_path / "out.parquet"
+    _run(FakeClient(), out, format="parquet")
+    before = out.read_bytes()
+    original = pl.LazyFrame.sink_parquet
+
+    def broken(self: pl.LazyFrame, path: Path, **_: Any) -> None:
+        Path(path).write_bytes(b"PAR1 half a row group")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", broken)
+    with pytest.raises(OSError, match="No space left"):
+        _run(FakeClient(), out, format="parquet")
+    assert out.read_bytes() == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert partial_path(out).exists()
+    assert state_path(out).exists()
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", original)
+    result = _run(FakeClient(), out, format="parquet", resume=True)
+    assert result.resumed
+    assert pl.read_parquet(out).height == result.manifest["rows"]
+    assert not partial_path(out).exists()
