@@ -1,4 +1,10 @@
-PYTHON ?= python3.11
+# The venv is built with the first of these that is Python 3.11 or newer; `make PYTHON=/path/to/python`
+# overrides the search. (Windows without make: see README, "On Windows".)
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3 python
+PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 \
+	&& $(p) -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo $(p))))
+NO_PYTHON := No Python 3.11 or newer found (tried $(PYTHON_CANDIDATES)): install Python 3.11+ \
+	(python.org, or e.g. apt install python3.11 / brew install python@3.11), or run make PYTHON=/path/to/python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,6 +13,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 .PHONY: demo test lint format clean bench
 
 $(STAMP): pyproject.toml
+	$(if $(PYTHON),,$(error $(NO_PYTHON)))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
