@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
-from pipeline.cli.progress import progress_display
+from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_display
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.cli.summary import render_import_summary
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
@@ -152,7 +152,8 @@ def import_(
         rate_limit=rate_limit,
         sandbox_state=sandbox_state,
     )
-    with connection as settings, progress_display(progress):
+    with connection as settings, progress_display(progress, import_snapshot) as display:
+        progress.warning_listeners.append(display.warn)  # before the push, not after it
         result = import_file(
             file,
             settings,
@@ -170,7 +171,7 @@ def import_(
             target=f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
             remember=not sandbox or sandbox_state is not None,
         )
-    for warning in result.warnings:
+    for warning in not_yet_shown(result.warnings, progress.warnings):
         click.echo(f"Warning: {warning}", err=True)
     render_import_summary(result.summary)
     if result.summary.run_id is not None:

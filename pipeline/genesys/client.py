@@ -2,8 +2,9 @@
 
 :meth:`GenesysClient.request` is the core every call goes through, in this order:
 
-1. the shared :class:`~pipeline.genesys.ratelimit.RateLimiter` (the client-wide budget, and any pause a
-   429 imposed on every task);
+1. the shared :class:`~pipeline.genesys.ratelimit.RateLimiter` (the client-wide budget, paced evenly over
+   its window under a sliding-window cap, and any pause a 429 imposed on every task; :meth:`waiting_s` says
+   how long requests are held back, for progress displays);
 2. a bearer token from :class:`~pipeline.genesys.auth.TokenProvider`; a 401 drops it and the request is
    sent once more with a fresh one;
 3. the response: 2xx is returned; 429 pauses the whole client for ``Retry-After`` (backoff with jitter
@@ -37,9 +38,9 @@ from tenacity import RetryCallState
 
 import pipeline
 from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, TransientApiError
-from pipeline.genesys.auth import TokenProvider, transport_problem
+from pipeline.genesys.auth import TokenProvider
 from pipeline.genesys.models import KINDS, BulkEnrichResult, Kind, ScanPage
-from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep
+from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep, active_watch
 from pipeline.genesys.retrying import (
     AttemptBudget,
     RetrySignal,
@@ -102,8 +103,14 @@ class GenesysClient:
             clock=clock,
             sleep=sleep,
         )
+        if (watch := active_watch()) is not None:
+            watch.add(self.limiter)
         self._http: httpx.AsyncClient | None = None
         self._tokens: TokenProvider | None = None
+
+    def waiting_s(self) -> float:
+        """Seconds until requests move again after the rate budget or a 429 held them back (0: moving)."""
+        return self.limiter.waiting_s()
 
     def __repr__(self) -> str:
         return f"GenesysClient(api={self.settings.api_base_url!r}, client_id={self.settings.client_id!r})"
@@ -256,8 +263,7 @@ class GenesysClient:
     def _transport_failure(
         self, exc: httpx.TransportError, method: str, path: str, idempotent: bool, budget: AttemptBudget
     ) -> Exception:
-        url = f"{self.settings.api_base_url}{path}"
-        what = f"{method} {transport_problem(exc, url, loopback=self.settings.is_loopback)}"
+        what = f"{method} {path}: {type(exc).__name__}"
         if (reason := certificate_problem(exc)) is not None:
             host = httpx.URL(self.settings.api_base_url).host
             return ApiError(
@@ -267,7 +273,7 @@ class GenesysClient:
             )
         if may_have_been_sent(exc) and not idempotent:
             return TransientApiError(
-                f"{what}, after the request was sent; not retried: a replay is not known to be safe",
+                f"{what} after the request was sent; not retried: a replay is not known to be safe",
                 method=method,
                 url=path,
             )

@@ -174,6 +174,7 @@ def _import(
     validation = validate_table(
         raw_subset, mapping=mapping, default_region=default_region, account_conflicts=account_conflicts
     )
+    progress.warn(*validation.warnings)
     pushed, client_stats = asyncio.run(_push_with_client(settings, validation, options, progress, ledger))
     outcomes = pushed.outcomes
     if carried is not None and carried.height:

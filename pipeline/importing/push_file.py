@@ -68,6 +68,15 @@ class Progress:
     contacts_done: int = 0
     errors: int = 0
     listeners: list[Callable[[Progress], None]] = field(default_factory=list)
+    # Warnings found before the push (reading, validating): announced then, so they show before it starts.
+    warnings: list[str] = field(default_factory=list)
+    warning_listeners: list[Callable[[str], None]] = field(default_factory=list)
+
+    def warn(self, *messages: str) -> None:
+        for message in messages:
+            self.warnings.append(message)
+            for listener in self.warning_listeners:
+                listener(message)
 
     def record(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
@@ -75,7 +84,7 @@ class Progress:
                 self.organizations_done += 1
             else:
                 self.contacts_done += 1
-            if outcome.status in (Status.FAILED, Status.UNKNOWN, Status.SKIPPED):
+            if outcome.status in (Status.FAILED, Status.SKIPPED):
                 self.errors += 1
         for listener in self.listeners:
             listener(self)
@@ -145,7 +154,7 @@ def _link_contacts(
                 skips.append(skipped(op, "organization.not_found", message))
             else:
                 ready.append(link_organization(op, found))
-        elif org is None or org.status in (Status.FAILED, Status.UNKNOWN, Status.SKIPPED):
+        elif org is None or org.status in (Status.FAILED, Status.SKIPPED):
             code = org.error_code if org and org.error_code else "organization.failed"
             reason = org.error_message if org and org.error_message else "not written"
             skips.append(skipped(op, code, f"organization {op.organization_key!r} failed: {reason}"))
