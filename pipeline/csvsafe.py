@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -118,6 +119,7 @@ class CsvAppender:
         self.bom = bom
         self.escape = escape
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO
         if resume_at is None:
             self._file = self.path.open("wb")
             self.restart()
