@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -9,7 +11,7 @@ import pytest
 
 from pipeline.errors import InputError, MappingError, MissingKeyColumnError
 from pipeline.fields import load_specs
-from pipeline.prepare.mapping import Mapping, load_mapping, resolve_columns, to_canonical
+from pipeline.prepare.mapping import Mapping, header_key, load_mapping, resolve_columns, to_canonical
 
 SPECS = load_specs()
 
@@ -148,3 +150,26 @@ def test_outcome_columns_of_a_previous_report_are_not_reported_as_ignored() -> N
     """A reconciliation file fed back as input does not warn about its own outcome columns."""
     cmap = resolve_columns(["Contact ID", "contact_status", "error_message"], SPECS)
     assert cmap.ignored == ()
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2007", "\u202f", "\u3000", "\t", "  "])
+def test_headers_with_unicode_spaces_match_the_plain_spelling(space: str) -> None:
+    """`Contact First Name` written with a no-break or other Unicode space fills the same field."""
+    cmap = resolve_columns(["Contact ID", f"Contact{space}First Name"], SPECS)
+    assert cmap.columns[f"Contact{space}First Name"] == "contact.firstName"
+    assert cmap.ignored == ()
+
+
+def test_headers_match_ignoring_zero_width_characters_and_normalization_form() -> None:
+    """Zero-width characters are dropped and headers compared in NFC."""
+    assert header_key("\u200bContact\u200d ID\ufeff") == "contact id"
+    assert header_key(unicodedata.normalize("NFD", "Prénom")) == header_key("Prénom")
+
+
+def test_mapping_keys_equal_but_for_case_or_spaces_are_refused_naming_both(tmp_path: Path) -> None:
+    """Two [columns] keys that match the same header are ambiguous, and both are named."""
+    path = write(tmp_path, '[columns]\n"Full Name" = "contact.firstName"\n"full\u00a0 name" = ""\n')
+    spaced = "full\u00a0 name"
+    expected = f"'Full Name' and {spaced!r} name the same column"
+    with pytest.raises(MappingError, match=re.escape(expected)):
+        load_mapping(path, SPECS)
