@@ -2,8 +2,9 @@
 
     python bench/local_stage.py FILE  ->  one JSON object on stdout
 
-read + map + normalize + validate + group (``validate_table``), then plan: every organization and contact
-operation built and fingerprinted in chunks of ``PLAN_CHUNK``, as ``push_grouped`` does with a journal
+read + map + normalize + validate + group (``prepare_table``, then its validation report), then plan:
+every organization and contact operation built and fingerprinted in chunks of ``PLAN_CHUNK``, as
+``push_grouped`` does with a journal
 (each chunk is pushed and dropped before the next is built; here it is only dropped). Peak RSS is the
 process's high-water mark (``VmHWM``), so it covers the interpreter and the imports as well: it is what
 the machine must have free to run the stage.
@@ -29,7 +30,8 @@ from pipeline.importing.plan import (
 )
 from pipeline.importing.push_file import PLAN_CHUNK
 from pipeline.prepare.read import read_table
-from pipeline.prepare.stage import validate_table
+from pipeline.prepare.stage import PrepareOptions, prepare_table
+from pipeline.report.validation import validation_report
 
 # What the demo sandbox calls its schemas; the plan only copies the reference into each payload.
 PLAN_OPTIONS = PlanOptions(
@@ -61,10 +63,10 @@ def measure(path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     raw = read_table(path)
     read_s = time.perf_counter() - started
-    result = validate_table(raw, specs=specs)
+    result = validation_report(prepare_table(raw, PrepareOptions(), specs=specs))
     validated_s = time.perf_counter() - started
-    organizations = _plan(organization_operations(result.grouped.organizations, specs, PLAN_OPTIONS))
-    contacts = _plan(contact_operations(result.grouped.contacts, specs, PLAN_OPTIONS))
+    organizations = _plan(organization_operations(result.prepared.grouped.organizations, specs, PLAN_OPTIONS))
+    contacts = _plan(contact_operations(result.prepared.grouped.contacts, specs, PLAN_OPTIONS))
     total_s = time.perf_counter() - started
     return {
         "rows": raw.frame.height,

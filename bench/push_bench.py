@@ -27,7 +27,7 @@ from pipeline.genesys.settings import ClientSettings, settings_from
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.importing.plan import PlanOptions, contact_operations
 from pipeline.importing.push import default_concurrency
-from pipeline.prepare.stage import validate_file
+from pipeline.prepare.stage import PrepareOptions, prepare_file
 from pipeline.sandbox import DEMO_EXTERNAL_SOURCE_ID, SandboxConfig, run_sandbox
 
 BUDGET_PER_MINUTE = 600
@@ -121,7 +121,7 @@ def pipeline_push(path: Path, window_s: float = WINDOW_S) -> dict[str, Any]:
 def _single_enrich_bodies(path: Path, rows: int) -> list[dict[str, Any]]:
     """One single-enrich body per contact row, as a script would build from the spreadsheet."""
     specs = load_specs()
-    validation = validate_file(path, specs=specs)
+    validation = prepare_file(path, PrepareOptions(), specs=specs)
     options = PlanOptions(
         external_source_id=DEMO_EXTERNAL_SOURCE_ID, contact_schema=None, match=(), action="Upsert"
     )

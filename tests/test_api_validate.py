@@ -1,4 +1,4 @@
-"""`pipeline.prepare.stage.validate_file`: the whole offline pipeline from a CSV file to a report."""
+"""`pipeline.report.validation.validate_file`: the whole offline pipeline from a CSV file to a report."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError, MappingError, MissingKeyColumnError
 from pipeline.outcomes import OUTCOME_COLUMNS
-from pipeline.prepare.stage import validate_file
+from pipeline.prepare.stage import PrepareOptions
+from pipeline.report.validation import validate_file
 
 HEADER = [
     "Contact ID",
@@ -47,7 +48,10 @@ def test_a_clean_file_is_all_valid(tmp_path: Path) -> None:
     assert (summary.rows_read, summary.valid_contacts, summary.valid_organizations) == (2, 2, 1)
     assert (summary.invalid_rows, summary.conflict_rows) == (0, 0)
     assert summary.all_valid
-    assert result.normalized.get_column("contact.cellPhone").to_list() == ["+14155550123", "+442079460958"]
+    assert result.prepared.normalized.get_column("contact.cellPhone").to_list() == [
+        "+14155550123",
+        "+442079460958",
+    ]
 
 
 def test_problem_rows_are_counted_and_reported_in_order(tmp_path: Path) -> None:
@@ -77,23 +81,23 @@ def test_account_conflicts_first_turns_conflicts_into_warnings(tmp_path: Path) -
         tmp_path / "in.csv",
         [["C1", "Ann", "", "", "A1", "Acme"], ["C2", "Bob", "", "", "A1", "Acme Inc"]],
     )
-    result = validate_file(path, account_conflicts="first")
+    result = validate_file(path, PrepareOptions(account_conflicts="first"))
     assert result.summary.all_valid
     assert result.summary.warnings == 1
-    assert "disagree on Account Name" in result.warnings[0]
+    assert "disagree on Account Name" in result.prepared.warnings[0]
 
 
 def test_unknown_account_conflicts_mode_is_a_config_error(tmp_path: Path) -> None:
     """A mode other than error/first is refused before reading anything."""
     with pytest.raises(ConfigError, match="account-conflicts"):
-        validate_file(tmp_path / "in.csv", account_conflicts="newest")
+        PrepareOptions(account_conflicts="newest")  # type: ignore[arg-type]
 
 
 def test_default_region_decides_how_local_phones_are_read(tmp_path: Path) -> None:
     """A UK number without country code is valid with default region GB."""
     path = write_csv(tmp_path / "in.csv", [["C1", "Ann", "", "020 7946 0958", "", ""]])
-    result = validate_file(path, default_region="GB")
-    assert result.normalized.item(0, "contact.cellPhone") == "+442079460958"
+    result = validate_file(path, PrepareOptions(default_region="GB"))
+    assert result.prepared.normalized.item(0, "contact.cellPhone") == "+442079460958"
     assert result.summary.all_valid
 
 
@@ -106,11 +110,13 @@ def test_mapping_file_maps_crm_headers(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     path = write_csv(tmp_path / "crm.csv", [["X-1", "gold", "n/a"]], header=["contactid", "Tier", "Owner"])
-    result = validate_file(path, mapping=mapping)
-    assert result.columns.ignored == ("Owner",)
-    assert result.grouped.contacts.get_column("contact.customFields.loyalty_tier_text").to_list() == ["gold"]
-    assert result.grouped.contacts.get_column("contact.address.countryCode").to_list() == ["US"]
-    assert any("Owner" in w for w in result.warnings)
+    result = validate_file(path, PrepareOptions(mapping=mapping))
+    assert result.prepared.columns.ignored == ("Owner",)
+    assert result.prepared.grouped.contacts.get_column(
+        "contact.customFields.loyalty_tier_text"
+    ).to_list() == ["gold"]
+    assert result.prepared.grouped.contacts.get_column("contact.address.countryCode").to_list() == ["US"]
+    assert any("Owner" in w for w in result.prepared.warnings)
 
 
 def test_broken_mapping_file_raises_mapping_error(tmp_path: Path) -> None:
@@ -118,7 +124,9 @@ def test_broken_mapping_file_raises_mapping_error(tmp_path: Path) -> None:
     mapping = tmp_path / "bad.toml"
     mapping.write_text('[columns]\n"A" = "contact.shoeSize"\n', encoding="utf-8")
     with pytest.raises(MappingError, match="shoeSize"):
-        validate_file(write_csv(tmp_path / "in.csv", [["C1", "", "", "", "", ""]]), mapping=mapping)
+        validate_file(
+            write_csv(tmp_path / "in.csv", [["C1", "", "", "", "", ""]]), PrepareOptions(mapping=mapping)
+        )
 
 
 def test_file_without_key_column_raises(tmp_path: Path) -> None:
@@ -139,10 +147,13 @@ def test_every_data_row_gets_exactly_one_report_row(rows: list[list[str]]) -> No
     with tempfile.TemporaryDirectory() as tmp:
         result = validate_file(write_csv(Path(tmp) / "in.csv", rows))
     report = result.report
-    assert report.height == result.raw.frame.height
-    assert report.get_column("source_row").to_list() == result.raw.frame.get_column("source_row").to_list()
+    assert report.height == result.prepared.raw.frame.height
+    assert (
+        report.get_column("source_row").to_list()
+        == result.prepared.raw.frame.get_column("source_row").to_list()
+    )
     assert report.columns[-len(OUTCOME_COLUMNS) :] == list(OUTCOME_COLUMNS)
     settled = report.filter(
         pl.col("organization_status").is_not_null() | pl.col("contact_status").is_not_null()
     )
-    assert settled.height == result.grouped.outcomes.height
+    assert settled.height == result.prepared.grouped.outcomes.height

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
+from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_display
-from pipeline.cli.runs_cmd import journal_option
+from pipeline.cli.runs_cmd import explicit_options, journal_option
 from pipeline.cli.summary import render_import_summary
-from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.journal.run import Resume
+from pipeline.prepare.stage import PrepareOptions
+from pipeline.report.summary import ImportResult
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _match(value: str | None) -> tuple[str, ...]:
@@ -26,6 +33,87 @@ def _match(value: str | None) -> tuple[str, ...]:
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}: use email and/or phone", param_hint="--match")
     return kinds
+
+
+_DEFAULTS = ImportOptions()
+# What shapes the records sent, in --help order; import_options hands them on as one ImportOptions.
+_SEND_OPTIONS = [
+    click.option(
+        "--external-source",
+        default=_DEFAULTS.external_source,
+        show_default=True,
+        help="External source (exact name) that owns the Contact and Account IDs.",
+    ),
+    click.option("--create-source", is_flag=True, help="Create the external source if it does not exist."),
+    click.option("--division", "division_id", help="Division id for every record."),
+    click.option("--contact-schema", help="Contact custom-field schema (name or id)."),
+    click.option("--organization-schema", help="Organization custom-field schema (name or id)."),
+    click.option("--match", "match", help="Also match contacts by email and/or phone: --match email,phone."),
+    click.option(
+        "--concurrency", type=click.IntRange(min=1), help="Bulk requests in flight (default from rate)."
+    ),
+    click.option(
+        "--dry-run", is_flag=True, help="Validate and ask the API with dryRun=true; change nothing."
+    ),
+    click.option(
+        "--full", is_flag=True, help="Send every record, even those unchanged since their last push."
+    ),
+]
+
+
+def import_options(command: F) -> F:
+    """The options that shape what is sent, handed to ``command`` as one ``options=ImportOptions(...)``."""
+
+    @functools.wraps(command)
+    def with_options(
+        *args: Any,
+        external_source: str,
+        create_source: bool,
+        division_id: str | None,
+        contact_schema: str | None,
+        organization_schema: str | None,
+        match: str | None,
+        concurrency: int | None,
+        dry_run: bool,
+        full: bool,
+        **kwargs: Any,
+    ) -> Any:
+        options = ImportOptions(
+            external_source=external_source,
+            create_source=create_source,
+            division_id=division_id,
+            contact_schema=contact_schema,
+            organization_schema=organization_schema,
+            match=_match(match),
+            concurrency=concurrency,
+            dry_run=dry_run,
+            full=full,
+        )
+        return command(*args, options=options, **kwargs)
+
+    # Applied bottom-up, as stacked decorators would be, so --help lists them in the order above.
+    wrapped: Callable[..., Any] = with_options
+    for option in reversed(_SEND_OPTIONS):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[return-value]
+
+
+def _memory(sandbox: bool, sandbox_state: Path | None) -> dict[str, Any]:
+    """Where pushed records are remembered: an embedded sandbox is its state file; one without a state
+    file forgets everything when it stops, so there is nothing for change-only imports to remember."""
+    return {
+        "target": f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
+        "remember": not sandbox or sandbox_state is not None,
+    }
+
+
+def _render(result: ImportResult, journal: Path) -> None:
+    """The summary table and the run's journal entry; exit 1 unless every row succeeded."""
+    render_import_summary(result.summary)
+    if result.summary.run_id is not None:
+        click.echo(f"Run {result.summary.run_id} recorded in {journal} (see `contacts-pipeline runs`).")
+    if not result.all_succeeded:
+        raise click.exceptions.Exit(1)
 
 
 def _resume(value: str | None) -> Resume:
@@ -51,32 +139,10 @@ def _resume(value: str | None) -> Resume:
     show_default=True,
     help="Reconciliation file to write; SUMMARY.json goes next to it.",
 )
-@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), help="Column mapping file.")
-@click.option("--default-region", default="US", show_default=True, help="Region for phones without +code.")
-@click.option(
-    "--account-conflicts",
-    type=click.Choice(["error", "first"]),
-    default="error",
-    show_default=True,
-    help="Rows of one Account ID that disagree: report a conflict, or take the first row's values.",
-)
+@prepare_options
 @api_options
-@click.option(
-    "--external-source",
-    default=DEFAULT_EXTERNAL_SOURCE,
-    show_default=True,
-    help="External source (exact name) that owns the Contact and Account IDs.",
-)
-@click.option("--create-source", is_flag=True, help="Create the external source if it does not exist.")
-@click.option("--division", "division_id", help="Division id for every record.")
-@click.option("--contact-schema", help="Contact custom-field schema (name or id).")
-@click.option("--organization-schema", help="Organization custom-field schema (name or id).")
-@click.option("--match", "match", help="Also match contacts by email and/or phone: --match email,phone.")
+@import_options
 @rate_limit_option
-@click.option(
-    "--concurrency", type=click.IntRange(min=1), help="Bulk requests in flight (default from rate)."
-)
-@click.option("--dry-run", is_flag=True, help="Validate and ask the API with dryRun=true; change nothing.")
 @click.option(
     "--only-failed", is_flag=True, help="FILE is a previous reconciliation file: re-run its failures."
 )
@@ -89,31 +155,20 @@ def _resume(value: str | None) -> Resume:
     metavar="[RUN_ID]",
     help="Go on with an interrupted run (default: the newest unfinished run of FILE), with its options.",
 )
-@click.option("--full", is_flag=True, help="Send every record, even those unchanged since their last push.")
 def import_(
     file: Path,
     report: Path,
-    mapping: Path | None,
-    default_region: str,
-    account_conflicts: str,
+    prepare: PrepareOptions,
     region: str | None,
     base_url: str | None,
     client_id: str | None,
-    external_source: str,
-    create_source: bool,
-    division_id: str | None,
-    contact_schema: str | None,
-    organization_schema: str | None,
-    match: str | None,
+    options: ImportOptions,
     rate_limit: int,
-    concurrency: int | None,
-    dry_run: bool,
     only_failed: bool,
     sandbox: bool,
     sandbox_state: Path | None,
     journal: Path,
     resume: str | None,
-    full: bool,
 ) -> None:
     """Import FILE into Genesys Cloud External Contacts: organizations first, then contacts.
 
@@ -132,17 +187,8 @@ def import_(
     holds the journal's lock); 130 interrupted by Ctrl-C (resumable with --resume).
     """
     run_to_resume = _resume(resume)
-    options = ImportOptions(
-        external_source=external_source,
-        create_source=create_source or sandbox,
-        division_id=division_id,
-        contact_schema=contact_schema,
-        organization_schema=organization_schema,
-        match=_match(match),
-        concurrency=concurrency,
-        dry_run=dry_run,
-        full=full,
-    )
+    if sandbox:
+        options = replace(options, create_source=True)  # an embedded sandbox starts empty
     progress = Progress()
     connection = target(
         sandbox,
@@ -158,23 +204,15 @@ def import_(
             file,
             settings,
             options,
-            mapping=mapping,
-            default_region=default_region,
-            account_conflicts=account_conflicts,
+            prepare=prepare,
             report_path=report,
             only_failed=only_failed,
             progress=progress,
             journal=journal,
             resume=run_to_resume,
-            # An embedded sandbox is its state file; one without a state file forgets everything when
-            # it stops, so there is nothing for change-only imports to remember.
-            target=f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
-            remember=not sandbox or sandbox_state is not None,
+            given=explicit_options(),
+            **_memory(sandbox, sandbox_state),
         )
     for warning in not_yet_shown(result.warnings, progress.warnings):
         click.echo(f"Warning: {warning}", err=True)
-    render_import_summary(result.summary)
-    if result.summary.run_id is not None:
-        click.echo(f"Run {result.summary.run_id} recorded in {journal} (see `contacts-pipeline runs`).")
-    if not result.all_succeeded:
-        raise click.exceptions.Exit(1)
+    _render(result, journal)

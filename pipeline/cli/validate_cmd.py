@@ -6,24 +6,22 @@ from pathlib import Path
 
 import click
 
-from pipeline.prepare.stage import (
-    ACCOUNT_CONFLICT_MODES,
-    ValidationResult,
-    ignored_columns_warning,
-    listed_columns,
-    validate_file,
-)
+from pipeline.cli.prepare_options import prepare_options
+from pipeline.files import check_outputs
+from pipeline.prepare.stage import PrepareOptions, ignored_columns_warning, listed_columns
 from pipeline.report.reconcile import write_report
+from pipeline.report.validation import ValidationReport, validate_file
 
 # Exit code when the file was read and checked but some rows are not valid (0 = all valid; 2 = the file
 # could not be used at all, raised as an InputError and mapped by the command group).
 EXIT_SOME_INVALID = 1
 
 
-def render_summary(result: ValidationResult) -> list[str]:
+def render_summary(result: ValidationReport) -> list[str]:
     """The summary lines ``validate`` prints, ignored columns and warnings included."""
     s = result.summary
-    raw = result.raw
+    prepared = result.prepared
+    raw = prepared.raw
     delimiter = {"\t": "tab"}.get(raw.delimiter, raw.delimiter)
     lines = [
         f"Read {s.rows_read} rows from {raw.path} ({raw.encoding}, delimiter {delimiter!r})",
@@ -33,43 +31,23 @@ def render_summary(result: ValidationResult) -> list[str]:
         f"  conflict rows        {s.conflict_rows:>8}",
         f"  warnings             {s.warnings:>8}",
     ]
-    if result.columns.ignored:
-        lines.append("Ignored columns (not mapped to any field): " + listed_columns(result.columns.ignored))
+    if prepared.columns.ignored:
+        lines.append("Ignored columns (not mapped to any field): " + listed_columns(prepared.columns.ignored))
     # The ignored-columns warning already has its own line above; show it once.
-    listed = ignored_columns_warning(result.columns)
-    lines.extend(f"Warning: {w}" for w in result.warnings if w != listed)
+    listed = ignored_columns_warning(prepared.columns)
+    lines.extend(f"Warning: {w}" for w in prepared.warnings if w != listed)
     return lines
 
 
 @click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--mapping",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML file mapping your own headers to fields, and setting constants.",
-)
-@click.option(
-    "--default-region",
-    default="US",
-    show_default=True,
-    metavar="CC",
-    help="ISO country code for phone numbers written without a country code.",
-)
-@click.option(
-    "--account-conflicts",
-    type=click.Choice(ACCOUNT_CONFLICT_MODES),
-    default="error",
-    show_default=True,
-    help="Rows of one Account ID that disagree: mark them all as conflict, or keep the first row's values.",
-)
+@prepare_options
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the reconciliation file (every input row plus its outcome) here.",
 )
-def validate(
-    file: Path, mapping: Path | None, default_region: str, account_conflicts: str, report: Path | None
-) -> None:
+def validate(file: Path, prepare: PrepareOptions, report: Path | None) -> None:
     """Check FILE without calling any API and print a summary.
 
     Exit status: 0 when every row is valid, 1 when some rows are invalid or in conflict, 2 when the file
@@ -79,9 +57,8 @@ def validate(
     Example:
       contacts-pipeline validate samples/contacts.csv --report out/validation.csv
     """
-    result = validate_file(
-        file, mapping=mapping, default_region=default_region, account_conflicts=account_conflicts
-    )
+    check_outputs({"--report": report}, {"the input file": file, "--mapping": prepare.mapping})
+    result = validate_file(file, prepare)
     for line in render_summary(result):
         click.echo(line)
     if report is not None:

@@ -1,4 +1,4 @@
-"""The import job: read and validate the file, push it (:mod:`pipeline.importing.push_file`) under the
+"""The import job: read and prepare the file, push it (:mod:`pipeline.importing.push_file`) under the
 journal, and write the reconciliation file and SUMMARY.json."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,17 +14,20 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ConfigError, InputError, RunError
+from pipeline.files import check_outputs, write_text_atomic
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
 from pipeline.journal.run import Resume, journaled_run
 from pipeline.journal.store import RunLedger
 from pipeline.outcomes import SOURCE_ROW
-from pipeline.prepare.read import RawTable, read_table
-from pipeline.prepare.stage import ValidationResult, validate_table
+from pipeline.prepare.read import RawTable
+from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input
 from pipeline.report.merge import row_succeeded
 from pipeline.report.reconcile import build_report, check_report_path, summarize, write_report
 from pipeline.report.summary import ImportResult, ImportSummary, summary_path
+
+__all__ = ["ImportOptions", "Progress", "import_file"]
 
 
 def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:
@@ -42,7 +46,7 @@ def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:
 
 async def _push_with_client(
     settings: ClientSettings,
-    validation: ValidationResult,
+    prepared: Prepared,
     options: ImportOptions,
     progress: Progress,
     ledger: RunLedger | None = None,
@@ -50,8 +54,8 @@ async def _push_with_client(
     async with GenesysClient(settings) as client:
         pushed = await push_grouped(
             client,
-            validation.grouped,
-            validation.grouped.outcomes,
+            prepared.grouped,
+            prepared.grouped.outcomes,
             options,
             rate_limit=settings.rate_limit_per_minute,
             progress=progress,
@@ -67,11 +71,8 @@ async def _push_with_client(
 
 @dataclass(frozen=True)
 class FileOptions:
-    """How the input is read and where the report goes; recorded with a run so a resume reads alike."""
+    """Which rows run and where the report goes; recorded with a run so a resume does alike."""
 
-    mapping: str | None = None
-    default_region: str = "US"
-    account_conflicts: str = "error"
     report_path: str | None = None
     only_failed: bool = False
 
@@ -80,21 +81,62 @@ def _absolute(path: str | Path | None) -> str | None:
     return str(Path(path).resolve()) if path is not None else None
 
 
-def _recorded_options(options: ImportOptions, file: FileOptions, settings: ClientSettings) -> dict[str, Any]:
+def _recorded_options(
+    options: ImportOptions, prepare: PrepareOptions, file: FileOptions, settings: ClientSettings
+) -> dict[str, Any]:
     """What a run records of its options: no credentials, paths made absolute so a resume finds them."""
     chosen = asdict(options)
     chosen.pop("concurrency")  # how fast, not what: a resume may pick another
-    where = replace(file, mapping=_absolute(file.mapping), report_path=_absolute(file.report_path))
-    return {"import": chosen, "file": asdict(where), "api": settings.api_base_url}
+    return {
+        "import": chosen,
+        "prepare": {**asdict(prepare), "mapping": _absolute(prepare.mapping)},
+        "file": asdict(replace(file, report_path=_absolute(file.report_path))),
+        "api": settings.api_base_url,
+    }
 
 
-def _restored_options(recorded: dict[str, Any], current: ImportOptions) -> tuple[ImportOptions, FileOptions]:
-    known = {f.name for f in fields(ImportOptions)}
-    chosen = {k: v for k, v in recorded.get("import", {}).items() if k in known and k != "concurrency"}
+def _not_default(*chosen: Any) -> set[str]:
+    """Names of the options whose value is not their default: what a library caller chose."""
+    return {
+        name
+        for options in chosen
+        for name, value in asdict(options).items()
+        if value != asdict(type(options)())[name]
+    }
+
+
+def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _restored_options(
+    recorded: dict[str, Any], current: ImportOptions
+) -> tuple[ImportOptions, PrepareOptions, FileOptions]:
+    chosen = {
+        k: v for k, v in _known(ImportOptions, recorded.get("import", {})).items() if k != "concurrency"
+    }
     chosen["match"] = tuple(chosen.get("match", ()))
-    file_known = {f.name for f in fields(FileOptions)}
-    file = FileOptions(**{k: v for k, v in recorded.get("file", {}).items() if k in file_known})
-    return ImportOptions(**chosen, concurrency=current.concurrency), file
+    # Runs recorded before the prepare options had their own entry kept them under "file".
+    prepare = _known(PrepareOptions, {**recorded.get("file", {}), **recorded.get("prepare", {})})
+    if prepare.get("mapping") is not None:
+        prepare["mapping"] = Path(prepare["mapping"])
+    return (
+        ImportOptions(**chosen, concurrency=current.concurrency),
+        PrepareOptions(**prepare),
+        FileOptions(**_known(FileOptions, recorded.get("file", {}))),
+    )
+
+
+def _check_outputs(
+    path: str | Path, prepare: PrepareOptions, report_path: str | Path | None, journal: str | Path | None
+) -> None:
+    if report_path is None:
+        return
+    # Never over what the run reads (an --only-failed input is the previous report: refused too).
+    outputs = {"--report": report_path, "the summary": summary_path(Path(report_path))}
+    check_outputs(outputs, {"the input file": path, "--mapping": prepare.mapping, "the journal": journal})
+    check_report_path(report_path)  # before anything is sent: the report is the record of what was
 
 
 def import_file(
@@ -102,9 +144,7 @@ def import_file(
     settings: ClientSettings,
     options: ImportOptions,
     *,
-    mapping: str | Path | None = None,
-    default_region: str = "US",
-    account_conflicts: str = "error",
+    prepare: PrepareOptions | None = None,
     report_path: str | Path | None = None,
     only_failed: bool = False,
     progress: Progress | None = None,
@@ -112,98 +152,120 @@ def import_file(
     resume: Resume = None,
     target: str | None = None,
     remember: bool = True,
+    given: Collection[str] | None = None,
 ) -> ImportResult:
-    """Validate a file, push what is valid, and write the reconciliation file and SUMMARY.json.
+    """Prepare a file, push what is valid, and write the reconciliation file and SUMMARY.json.
 
     With a ``journal`` (SQLite file) the run is recorded batch by batch under its lock, records identical
     to their last successful push are ``unchanged`` and not sent (unless ``options.full``), and
     ``resume`` (a run id, or ``"last"`` for the newest unfinished run of this file) goes on with an
     interrupted run, using the options it was started with. Ctrl-C raises ``RunInterruptedError``.
     Pushed records are remembered per ``target`` (default: the API base URL) and external source;
-    ``remember=False`` is for targets that forget between runs (an in-memory sandbox).
+    ``remember=False`` is for targets that forget between runs (an in-memory sandbox). ``given`` names
+    the options the caller chose (default: those not at their defaults); a resume refuses those that differ
+    from the run's unless they are safe to change (:func:`pipeline.journal.run.resume_options`).
     """
     started = time.monotonic()
-    raw = read_table(path)
-    if report_path is not None:
-        check_report_path(report_path)  # before anything is sent: the report is the record of what was
+    prepare = prepare or PrepareOptions()
+    raw = read_input(path, prepare)
+    _check_outputs(path, prepare, report_path, journal)
     file = FileOptions(
-        mapping=str(mapping) if mapping is not None else None,
-        default_region=default_region,
-        account_conflicts=account_conflicts,
-        report_path=str(report_path) if report_path is not None else None,
-        only_failed=only_failed,
+        report_path=str(report_path) if report_path is not None else None, only_failed=only_failed
     )
-    progress = progress or Progress()
+    job = _Job(path, settings, started, progress or Progress())
     if journal is None:
         if resume is not None:
             raise ConfigError("resuming a run needs the journal it was recorded in")
-        return _import(path, raw, settings, options, file, progress, started)
+        return job.run(raw, options, prepare, file)
     if resume is not None and options.dry_run:
         raise ConfigError("a dry run cannot resume a run (it would change nothing)")
-    recorded = _recorded_options(options, file, settings)
+    recorded = _recorded_options(options, prepare, file, settings)
     where = (target or settings.api_base_url) if remember else None
+    if given is None:
+        given = _not_default(options, prepare, file)
     with journaled_run(
-        journal, path, options=recorded, dry_run=options.dry_run, resume=resume, target=where
+        journal, path, options=recorded, dry_run=options.dry_run, resume=resume, target=where, given=given
     ) as run:
         if run.resumed:
-            options, file = _restored_options(run.options, options)
-        result = _import(path, raw, settings, options, file, progress, started, ledger=run.ledger)
+            options, restored, file = _restored_options(run.options, options)
+            if restored.encoding != prepare.encoding:
+                raw = read_input(path, restored)  # read as the run read it
+            prepare = restored
+        result = job.run(raw, options, prepare, file, ledger=run.ledger)
         run.counts = result.summary.to_json()
         run.report_path = _absolute(result.summary.report_path)
     return result
 
 
-def _import(
-    path: str | Path,
-    raw: RawTable,
-    settings: ClientSettings,
-    options: ImportOptions,
-    file: FileOptions,
-    progress: Progress,
-    started: float,
-    *,
-    ledger: RunLedger | None = None,
-) -> ImportResult:
-    mapping, report_path, only_failed = file.mapping, file.report_path, file.only_failed
-    default_region, account_conflicts = file.default_region, file.account_conflicts
-    carried = None
-    if only_failed:
-        raw_subset, carried = _rows_to_rerun(raw)
-    else:
-        raw_subset = raw
-    validation = validate_table(
-        raw_subset, mapping=mapping, default_region=default_region, account_conflicts=account_conflicts
-    )
-    progress.warn(*validation.warnings)
-    pushed, client_stats = asyncio.run(_push_with_client(settings, validation, options, progress, ledger))
-    outcomes = pushed.outcomes
-    if carried is not None and carried.height:
-        outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
-    report = build_report(raw.frame, outcomes)
-    succeeded = int(report.select(row_succeeded().sum()).item()) if report.height else 0
-    counts = summarize(report)
-    written = Path(report_path) if report_path is not None else None
-    summary = ImportSummary(
-        input_path=str(path),
-        report_path=str(written) if written else None,
-        dry_run=options.dry_run,
-        rows=report.height,
-        rows_succeeded=succeeded,
-        rows_not_succeeded=report.height - succeeded,
-        organization_rows=counts.organization,
-        contact_rows=counts.contact,
-        organizations=pushed.organizations,
-        contacts=pushed.contacts,
-        duration_s=time.monotonic() - started,
-        entity_retries=pushed.entity_retries,
-        run_id=ledger.run_id if ledger is not None else None,
-        **client_stats,
-    )
-    if written is not None:
+@dataclass(frozen=True)
+class _Job:
+    """One import of one file, step by step: prepare, push, reconcile, write."""
+
+    path: str | Path
+    settings: ClientSettings
+    started: float
+    progress: Progress
+
+    def run(
+        self,
+        raw: RawTable,
+        options: ImportOptions,
+        prepare: PrepareOptions,
+        file: FileOptions,
+        *,
+        ledger: RunLedger | None = None,
+    ) -> ImportResult:
+        carried = None
+        if file.only_failed:
+            raw_subset, carried = _rows_to_rerun(raw)
+        else:
+            raw_subset = raw
+        prepared = prepare_table(raw_subset, prepare)
+        self.progress.warn(*prepared.warnings)
+        pushed, client_stats = asyncio.run(
+            _push_with_client(self.settings, prepared, options, self.progress, ledger)
+        )
+        outcomes = pushed.outcomes
+        if carried is not None and carried.height:
+            outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
+        report = build_report(raw.frame, outcomes)
+        summary = self.summary(report, pushed, options, file, client_stats, ledger)
+        if file.report_path is not None:
+            self.write(report, summary, Path(file.report_path))
+        return ImportResult(report, summary, [*prepared.warnings, *pushed.warnings])
+
+    def summary(
+        self,
+        report: pl.DataFrame,
+        pushed: PushReport,
+        options: ImportOptions,
+        file: FileOptions,
+        client_stats: dict[str, int],
+        ledger: RunLedger | None,
+    ) -> ImportSummary:
+        counts = summarize(report)
+        return ImportSummary(
+            input_path=str(self.path),
+            report_path=str(Path(file.report_path)) if file.report_path is not None else None,
+            dry_run=options.dry_run,
+            rows=counts.rows,
+            rows_succeeded=counts.succeeded_rows,
+            rows_not_succeeded=counts.rows - counts.succeeded_rows,
+            organization_rows=counts.organization,
+            contact_rows=counts.contact,
+            organizations=pushed.organizations,
+            contacts=pushed.contacts,
+            duration_s=time.monotonic() - self.started,
+            entity_retries=pushed.entity_retries,
+            run_id=ledger.run_id if ledger is not None else None,
+            **client_stats,
+        )
+
+    @staticmethod
+    def write(report: pl.DataFrame, summary: ImportSummary, written: Path) -> None:
         try:
             write_report(report, written)
-            summary_path(written).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+            write_text_atomic(summary_path(written), json.dumps(summary.to_json(), indent=2) + "\n")
         except (ConfigError, OSError) as err:
             # The records are pushed by now: this is a run that could not finish, not a usage error.
             raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
-    return ImportResult(report, summary, [*validation.warnings, *pushed.warnings])

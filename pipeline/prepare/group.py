@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import polars as pl
 
@@ -24,6 +24,8 @@ from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Reason, Stage, Status
 from pipeline.prepare.validate import part_presence, with_required_columns
 
 AccountConflicts = Literal["error", "first"]
+ACCOUNT_CONFLICT_MODES: tuple[AccountConflicts, ...] = get_args(AccountConflicts)
+DEFAULT_ACCOUNT_CONFLICTS: AccountConflicts = "error"
 SOURCE_ROWS = "source_rows"
 # Messages quote at most this much of a disagreeing value, and only for fields that are not personal data.
 _QUOTE_LIMIT = 40
@@ -69,9 +71,19 @@ def disagreements(
     empty = pl.DataFrame(schema={key: pl.String, "message": pl.String, "first_row": pl.Int64})
     if not fields or rows.is_empty():
         return empty
-    # Only a key on several rows with two distinct values in some field can disagree. This wide check is
-    # cheap; it keeps the long unpivot below to those few keys, where a million rows would otherwise
-    # become tens of millions of (key, field, value) rows (seconds and gigabytes).
+    conflicting = _conflicting_fields(_suspect_rows(rows, key, fields), key, fields)
+    if conflicting.is_empty():
+        return empty
+    return _conflict_messages(conflicting, key, fields, specs, headers_for)
+
+
+def _suspect_rows(rows: pl.DataFrame, key: str, fields: list[str]) -> pl.DataFrame:
+    """The rows of keys on several rows with two distinct values in some field: the only ones that can
+    disagree.
+
+    This wide check is cheap; it keeps the long unpivot that follows to those few keys, where a million
+    rows would otherwise become tens of millions of (key, field, value) rows (seconds and gigabytes).
+    """
     suspects = (
         rows.filter(pl.col(key).is_duplicated())
         .group_by(key)
@@ -79,13 +91,12 @@ def disagreements(
         .filter(pl.any_horizontal(pl.col(f) > 1 for f in fields))
         .select(key)
     )
-    rows = rows.join(suspects, on=key, how="semi", nulls_equal=True, maintain_order="left")
-    if rows.is_empty():
-        return empty
-    labels = {f: _label(f, specs, headers_for) for f in fields}
-    quotable = [f for f in fields if not ((s := specs.get(f)) and s.pii)]
-    position = {f: i for i, f in enumerate(fields)}
-    conflicting = (
+    return rows.join(suspects, on=key, how="semi", nulls_equal=True, maintain_order="left")
+
+
+def _conflicting_fields(rows: pl.DataFrame, key: str, fields: list[str]) -> pl.DataFrame:
+    """Per key and field with several distinct non-blank values: the rows holding one and the values."""
+    return (
         rows.unpivot(index=[SOURCE_ROW, key], on=fields, variable_name="field", value_name="value")
         .drop_nulls("value")
         .group_by(key, "field")
@@ -96,8 +107,15 @@ def disagreements(
         )
         .filter(pl.col("distinct") > 1)
     )
-    if conflicting.is_empty():
-        return empty
+
+
+def _conflict_messages(
+    conflicting: pl.DataFrame, key: str, fields: list[str], specs: Specs, headers_for: Mapping[str, str]
+) -> pl.DataFrame:
+    """One message per key naming its disagreeing fields in column order (values quoted unless personal)."""
+    labels = {f: _label(f, specs, headers_for) for f in fields}
+    quotable = [f for f in fields if not ((s := specs.get(f)) and s.pii)]
+    position = {f: i for i, f in enumerate(fields)}
     quoted = (
         pl.col("values")
         .list.eval(pl.lit("'") + pl.element().str.slice(0, _QUOTE_LIMIT) + pl.lit("'"))
@@ -113,18 +131,17 @@ def disagreements(
         pl.col("field").replace_strict(labels, return_dtype=pl.String).alias("label"),
     ).sort(key, "position")
     key_label = _label(key, specs, headers_for)
+    detail = (
+        pl.lit("rows ")
+        + pl.col("row_list")
+        + pl.lit(" disagree on ")
+        + pl.col("label")
+        + pl.col("values_text")
+    )
     return (
         described.group_by(key, maintain_order=True)
         .agg(
-            (
-                pl.lit("rows ")
-                + pl.col("row_list")
-                + pl.lit(" disagree on ")
-                + pl.col("label")
-                + pl.col("values_text")
-            )
-            .str.join("; ")
-            .alias("detail"),
+            detail.str.join("; ").alias("detail"),
             pl.col("rows").list.min().min().alias("first_row"),
         )
         .select(
@@ -153,23 +170,35 @@ def group(
     failures: pl.DataFrame,
     specs: Specs,
     *,
-    account_conflicts: AccountConflicts = "error",
+    account_conflicts: AccountConflicts = DEFAULT_ACCOUNT_CONFLICTS,
     headers_for: Mapping[str, str] | None = None,
     constants: Collection[str] = (),
 ) -> Grouped:
     """Split a validated, normalized frame into organizations, contacts and already-settled outcomes."""
-    if account_conflicts not in ("error", "first"):
+    if account_conflicts not in ACCOUNT_CONFLICT_MODES:
         raise ValueError(f"account_conflicts must be 'error' or 'first', not {account_conflicts!r}")
     headers_for = headers_for or {}
     frame = with_required_columns(frame, specs)
     for key in (CONTACT_KEY, ORGANIZATION_KEY):
         if key not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(key))
-    present = part_presence(frame, constants)
     org_fields = [c for c in frame.columns if c.startswith("organization.") and c != ORGANIZATION_KEY]
     contact_fields = [c for c in frame.columns if c.startswith("contact.") and c != CONTACT_KEY]
+    rows = _rows_with_failures(frame, failures, constants)
+    rows, organizations, warnings = _settle_organizations(
+        rows, org_fields, specs, headers_for, account_conflicts
+    )
+    rows, contacts = _settle_contacts(rows, contact_fields, specs, headers_for)
+    warnings.extend(shared_identifier_warnings(contacts, specs))
+    return Grouped(organizations, contacts, _outcomes(rows), warnings)
 
-    rows = (
+
+def _rows_with_failures(
+    frame: pl.DataFrame, failures: pl.DataFrame, constants: Collection[str]
+) -> pl.DataFrame:
+    """The frame with which parts each row has, its failures per kind, and which parts are invalid."""
+    present = part_presence(frame, constants)
+    return (
         frame.with_columns(has_org=present["organization"], has_contact=present["contact"])
         .join(_failure_columns(failures, "row", "row"), on=SOURCE_ROW, how="left")
         .join(_failure_columns(failures, "organization", "org"), on=SOURCE_ROW, how="left")
@@ -180,7 +209,16 @@ def group(
         )
     )
 
-    # Organizations: consistency per Account ID among the valid account parts.
+
+def _settle_organizations(
+    rows: pl.DataFrame,
+    org_fields: list[str],
+    specs: Specs,
+    headers_for: Mapping[str, str],
+    account_conflicts: AccountConflicts,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """Consistency per Account ID among the valid account parts: rows marked ``org_conflict``, one
+    organization per Account ID, and the warnings of ``account_conflicts='first'``."""
     valid_orgs = rows.filter(pl.col("has_org") & ~pl.col("org_invalid"))
     org_conflicts = disagreements(
         valid_orgs.select(SOURCE_ROW, ORGANIZATION_KEY, *org_fields),
@@ -210,8 +248,14 @@ def group(
         ORGANIZATION_KEY,
         org_fields,
     )
+    return rows, organizations, warnings
 
-    # Contacts: skipped when their account part cannot be pushed, then consistency per Contact ID.
+
+def _settle_contacts(
+    rows: pl.DataFrame, contact_fields: list[str], specs: Specs, headers_for: Mapping[str, str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Contacts skipped when their account part cannot be pushed, then consistency per Contact ID: rows
+    marked ``contact_skipped``/``contact_conflict``, and one contact per Contact ID."""
     rows = rows.with_columns(
         contact_skipped=pl.col("has_contact")
         & ~pl.col("contact_invalid")
@@ -240,8 +284,7 @@ def group(
         CONTACT_KEY,
         [*contact_fields, ORGANIZATION_KEY],
     )
-    warnings.extend(shared_identifier_warnings(contacts, specs))
-    return Grouped(organizations, contacts, _outcomes(rows), warnings)
+    return rows, contacts
 
 
 # Past this many, the shared-identifier warnings are summed up in one line rather than listed.

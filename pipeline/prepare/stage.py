@@ -1,7 +1,8 @@
-"""Library entry points; the CLI is a thin layer over these.
+"""The prepare stage as one call: read, map, normalize, validate and group a file, without any API call.
 
 Every function here raises only :class:`pipeline.errors.PipelineError` subclasses for problems a user can
-cause; per-row problems are returned as data.
+cause; per-row problems are returned as data. What the stage produced is reported by
+:mod:`pipeline.report.validation` (``validate``) or pushed and reconciled (``import``).
 """
 
 from __future__ import annotations
@@ -13,43 +14,48 @@ import polars as pl
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.fields import Specs, load_specs
-from pipeline.prepare.group import AccountConflicts, Grouped, group
+from pipeline.prepare.group import (
+    ACCOUNT_CONFLICT_MODES,
+    DEFAULT_ACCOUNT_CONFLICTS,
+    AccountConflicts,
+    Grouped,
+    group,
+)
 from pipeline.prepare.mapping import ColumnMap, load_mapping, resolve_columns, to_canonical
 from pipeline.prepare.normalize import normalize
 from pipeline.prepare.read import RawTable, read_table
 from pipeline.prepare.validate import validate
-from pipeline.report.reconcile import build_report, summarize
 
-ACCOUNT_CONFLICT_MODES: tuple[AccountConflicts, ...] = ("error", "first")
-
-
-@dataclass(frozen=True)
-class ValidationSummary:
-    """The counts ``contacts-pipeline validate`` prints."""
-
-    rows_read: int
-    valid_contacts: int
-    valid_organizations: int
-    invalid_rows: int
-    conflict_rows: int
-    warnings: int
-
-    @property
-    def all_valid(self) -> bool:
-        return self.invalid_rows == 0 and self.conflict_rows == 0
+# Phone numbers written without a country code are read in this region unless told otherwise.
+DEFAULT_REGION = "US"
 
 
 @dataclass(frozen=True)
-class ValidationResult:
-    """Everything one validation pass produced, stage by stage."""
+class PrepareOptions:
+    """How an input file is read and turned into records; the same for ``validate`` and ``import``."""
+
+    mapping: Path | None = None
+    default_region: str = DEFAULT_REGION
+    account_conflicts: AccountConflicts = DEFAULT_ACCOUNT_CONFLICTS
+    # Read the file in this encoding instead of detecting it (cp1252, latin-1, utf-16, ...).
+    encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        # A bad option is reported before any file is read.
+        if self.account_conflicts not in ACCOUNT_CONFLICT_MODES:
+            modes = " or ".join(repr(m) for m in ACCOUNT_CONFLICT_MODES)
+            raise ConfigError(f"--account-conflicts must be {modes}, not {self.account_conflicts!r}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the prepare stage produced, step by step: records to push and rows already settled."""
 
     raw: RawTable
     columns: ColumnMap
     normalized: pl.DataFrame
     failures: pl.DataFrame
     grouped: Grouped
-    report: pl.DataFrame
-    summary: ValidationSummary
     warnings: list[str]
 
 
@@ -71,62 +77,26 @@ def ignored_columns_warning(columns: ColumnMap) -> str | None:
     return "columns not mapped to any field were ignored: " + listed_columns(columns.ignored)
 
 
-def _conflict_mode(account_conflicts: str) -> AccountConflicts:
-    if account_conflicts not in ACCOUNT_CONFLICT_MODES:
-        raise ConfigError(f"--account-conflicts must be 'error' or 'first', not {account_conflicts!r}")
-    return "first" if account_conflicts == "first" else "error"
+def read_input(path: str | Path, options: PrepareOptions) -> RawTable:
+    """Read the input file as ``options`` say."""
+    return read_table(path, encoding=options.encoding)
 
 
-def validate_file(
-    path: str | Path,
-    *,
-    mapping: str | Path | None = None,
-    default_region: str = "US",
-    account_conflicts: str = "error",
-    specs: Specs | None = None,
-) -> ValidationResult:
-    """Read, map, normalize, validate and group one input file, without any API call."""
-    _conflict_mode(account_conflicts)  # a bad option is reported before the file is read
-    return validate_table(
-        read_table(path),
-        mapping=mapping,
-        default_region=default_region,
-        account_conflicts=account_conflicts,
-        specs=specs,
-    )
+def prepare_file(path: str | Path, options: PrepareOptions, *, specs: Specs | None = None) -> Prepared:
+    """Read, map, normalize, validate and group one input file."""
+    return prepare_table(read_input(path, options), options, specs=specs)
 
 
-def validate_table(
-    raw: RawTable,
-    *,
-    mapping: str | Path | None = None,
-    default_region: str = "US",
-    account_conflicts: str = "error",
-    specs: Specs | None = None,
-) -> ValidationResult:
-    """Map, normalize, validate and group a table already read (all of it, or the rows chosen to re-run)."""
-    mode = _conflict_mode(account_conflicts)
-    specs = specs or load_specs()
+def _resolve_columns(raw: RawTable, specs: Specs, mapping: Path | None) -> ColumnMap:
     user_mapping = load_mapping(mapping, specs) if mapping is not None else None
-
     try:
-        columns = resolve_columns(raw.headers, specs, user_mapping)
+        return resolve_columns(raw.headers, specs, user_mapping)
     except InputError as err:
         # The header problems concern the input file: name it, as the reader's errors do.
         raise type(err)(f"{raw.path}: {err}") from None
-    normalized = normalize(to_canonical(raw.frame, columns), specs, default_region=default_region)
-    constants = tuple(columns.constants)
-    failures = validate(normalized, specs, columns.headers_for, constants=constants)
-    grouped = group(
-        normalized,
-        failures,
-        specs,
-        account_conflicts=mode,
-        headers_for=columns.headers_for,
-        constants=constants,
-    )
-    report = build_report(raw.frame, grouped.outcomes)
 
+
+def _warnings(raw: RawTable, columns: ColumnMap, grouped: Grouped) -> list[str]:
     warnings = list(raw.warnings)
     if columns.missing:
         warnings.append(
@@ -136,15 +106,22 @@ def validate_table(
     if (ignored := ignored_columns_warning(columns)) is not None:
         warnings.append(ignored)
     warnings.extend(grouped.warnings)
-    counts = summarize(report)
-    summary = ValidationSummary(
-        rows_read=raw.frame.height,
-        valid_contacts=grouped.contacts.height,
-        valid_organizations=grouped.organizations.height,
-        invalid_rows=counts.invalid_rows,
-        # Skipped contacts need no count of their own here: grouping skips a contact only when its
-        # row's account part is invalid or in conflict, so the row is already counted under that.
-        conflict_rows=counts.conflict_rows,
-        warnings=len(warnings),
+    return warnings
+
+
+def prepare_table(raw: RawTable, options: PrepareOptions, *, specs: Specs | None = None) -> Prepared:
+    """Map, normalize, validate and group a table already read (all of it, or the rows chosen to re-run)."""
+    specs = specs or load_specs()
+    columns = _resolve_columns(raw, specs, options.mapping)
+    normalized = normalize(to_canonical(raw.frame, columns), specs, default_region=options.default_region)
+    constants = tuple(columns.constants)
+    failures = validate(normalized, specs, columns.headers_for, constants=constants)
+    grouped = group(
+        normalized,
+        failures,
+        specs,
+        account_conflicts=options.account_conflicts,
+        headers_for=columns.headers_for,
+        constants=constants,
     )
-    return ValidationResult(raw, columns, normalized, failures, grouped, report, summary, warnings)
+    return Prepared(raw, columns, normalized, failures, grouped, _warnings(raw, columns, grouped))

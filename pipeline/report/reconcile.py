@@ -7,6 +7,7 @@ The report has one row per input data row, in input order: the original columns 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import polars as pl
 
 from pipeline.csvsafe import unescape_expr, write_csv
 from pipeline.errors import ConfigError
-from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
+from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Outcome, Status
+from pipeline.report.merge import row_succeeded
 
 
 def build_report(raw: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
@@ -67,11 +69,29 @@ def write_report(report: pl.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def count_statuses(statuses: pl.Series) -> dict[str, int]:
+    """How many of each status, most frequent first; empty cells (no such part) are not counted.
+
+    The one place outcomes are counted: rows of a report, records of a push and the live progress.
+    """
+    counted = statuses.drop_nulls().value_counts(sort=True)
+    return {str(status): int(n) for status, n in counted.iter_rows()}
+
+
+def record_counts(outcomes: Iterable[Outcome]) -> dict[str, dict[str, int]]:
+    """Records per kind (``organization``, ``contact``) and status; kinds without records are absent."""
+    statuses: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        statuses.setdefault(outcome.kind, []).append(str(outcome.status))
+    return {kind: count_statuses(pl.Series(values, dtype=pl.String)) for kind, values in statuses.items()}
+
+
 @dataclass(frozen=True)
 class StatusCounts:
     """How many rows ended in each status, per part, and the rows that need attention."""
 
     rows: int
+    succeeded_rows: int
     invalid_rows: int
     conflict_rows: int
     skipped_rows: int
@@ -81,11 +101,6 @@ class StatusCounts:
     @property
     def problem_rows(self) -> int:
         return self.invalid_rows + self.conflict_rows + self.skipped_rows
-
-
-def _counts(report: pl.DataFrame, column: str) -> dict[str, int]:
-    counted = report.get_column(column).drop_nulls().value_counts(sort=True)
-    return {status: int(n) for status, n in counted.iter_rows()}
 
 
 def summarize(report: pl.DataFrame) -> StatusCounts:
@@ -98,13 +113,17 @@ def summarize(report: pl.DataFrame) -> StatusCounts:
     conflict = either(Status.CONFLICT).fill_null(False) & ~invalid
     skipped = either(Status.SKIPPED).fill_null(False) & ~invalid & ~conflict
     totals = report.select(
-        invalid.sum().alias("invalid"), conflict.sum().alias("conflict"), skipped.sum().alias("skipped")
+        row_succeeded().sum().alias("succeeded"),
+        invalid.sum().alias("invalid"),
+        conflict.sum().alias("conflict"),
+        skipped.sum().alias("skipped"),
     ).row(0, named=True)
     return StatusCounts(
         rows=report.height,
-        invalid_rows=int(totals["invalid"]),
-        conflict_rows=int(totals["conflict"]),
-        skipped_rows=int(totals["skipped"]),
-        organization=_counts(report, "organization_status"),
-        contact=_counts(report, "contact_status"),
+        succeeded_rows=int(totals["succeeded"] or 0),
+        invalid_rows=int(totals["invalid"] or 0),
+        conflict_rows=int(totals["conflict"] or 0),
+        skipped_rows=int(totals["skipped"] or 0),
+        organization=count_statuses(report.get_column("organization_status")),
+        contact=count_statuses(report.get_column("contact_status")),
     )
