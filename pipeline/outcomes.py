@@ -15,6 +15,8 @@ class Status(StrEnum):
     INVALID = "invalid"
     CONFLICT = "conflict"
     FAILED = "failed"
+    # Retries ran out without an answer and a lookup could not tell whether the record was written.
+    UNKNOWN = "unknown"
     SKIPPED = "skipped"
 
 

@@ -19,6 +19,8 @@ import polars as pl
 import pytest
 from sandbox_support import sandbox_settings
 
+from pipeline.errors import ApiUnavailableError, TransientApiError
+from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -233,11 +235,12 @@ def test_retries_running_out_leave_failed_rows_that_a_rerun_of_the_report_comple
     with run_sandbox(config) as sb:
         first = import_file(path, _settings(sb, max_attempts=2), OPTIONS, report_path=first_report)
         report = pl.read_csv(first_report, infer_schema=False)
-        _assert_every_row_once_with_final_statuses(report, rows, (*FINAL, "failed", "skipped"))
+        _assert_every_row_once_with_final_statuses(report, rows, (*FINAL, "failed", "unknown", "skipped"))
         assert not first.all_succeeded, "the fault rate outlasts two attempts somewhere"
-        # A contact is skipped exactly when its organization failed.
+        _assert_report_tells_what_was_stored(sb, report)
+        # A contact is skipped exactly when its organization failed (or its fate is unknown).
         skipped = report.filter(pl.col("contact_status") == "skipped")
-        assert set(skipped["organization_status"].to_list()) <= {"failed"}
+        assert set(skipped["organization_status"].to_list()) <= {"failed", "unknown"}
         failed = report.filter(
             ~pl.col("contact_status").is_in(FINAL) | ~pl.col("organization_status").is_in(FINAL)
         )
@@ -256,3 +259,107 @@ def test_retries_running_out_leave_failed_rows_that_a_rerun_of_the_report_comple
         _assert_every_row_once_with_final_statuses(final, rows, FINAL)
         _assert_one_record_per_key(sb, rows, rows // CONTACTS_PER_ACCOUNT)
         _assert_links_match_the_report(sb, final)
+
+
+ORGANIZATION_ENRICH = "POST /api/v2/externalcontacts/bulk/organizations/enrich"
+
+
+def _stored_ids(sb: Sandbox, kind: str) -> dict[str, str]:
+    """ExternalId -> Genesys id of what the sandbox really stored."""
+    return {x["value"]: r["id"] for r in sb.store.all(kind) for x in r.get("externalIds") or ()}
+
+
+def _assert_report_tells_what_was_stored(sb: Sandbox, report: pl.DataFrame) -> None:
+    """Every part reported written is stored under the reported id; every part reported failed is not."""
+    for part, kind, key in (
+        ("organization", "organizations", "Account ID"),
+        ("contact", "contacts", "Contact ID"),
+    ):
+        stored = _stored_ids(sb, kind)
+        for row in report.iter_rows(named=True):
+            status, key_value = row[f"{part}_status"], row[key]
+            if status in FINAL:
+                assert stored.get(key_value) == row[f"{part}_id"], f"{part} {key_value} reported {status}"
+            elif status in ("failed", "skipped"):
+                assert key_value not in stored, f"{part} {key_value} reported {status} but is stored"
+
+
+@pytest.mark.parametrize("rate", [0.5, 1.0])
+def test_writes_applied_before_a_dropped_answer_are_reported_as_stored(rate: float, tmp_path: Path) -> None:
+    """With answers dropped after the write, the report matches what the sandbox stored, row by row."""
+    rows = 60
+    path = _generate(tmp_path / "contacts.csv", rows)
+    report_path = tmp_path / "out" / "reconciliation.csv"
+    config = SandboxConfig(rate_limit=0, fault_rate=rate, fault_kinds=("drop_after_write",), seed=SEED)
+    with run_sandbox(config) as sb:
+        import_file(path, _settings(sb, max_attempts=2), OPTIONS, report_path=report_path)
+        report = pl.read_csv(report_path, infer_schema=False)
+        assert sb.stats.faults.get("drop_after_write", 0) > 0, "answers were dropped"
+        _assert_every_row_once_with_final_statuses(report, rows, (*FINAL, "failed", "skipped"))
+        _assert_report_tells_what_was_stored(sb, report)
+        if rate == 1.0:
+            # Every write was applied and every answer lost: all stored, none reported failed.
+            assert set(report["organization_status"].to_list()) == {"updated"}
+            assert set(report["contact_status"].to_list()) == {"updated"}
+            assert len(_stored_ids(sb, "contacts")) == rows
+
+
+def test_records_whose_fate_cannot_be_looked_up_are_unknown_and_a_resume_sends_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lookups failing too leave `unknown` records that stop the run; a resume re-sends and settles them."""
+    rows = 600  # 120 organizations: 12 requests, and ten in a row without an answer stop the run
+    path = _generate(tmp_path / "contacts.csv", rows)
+    report_path = tmp_path / "out" / "reconciliation.csv"
+    journal = tmp_path / "journal.db"
+    config = SandboxConfig(rate_limit=0, fault_rate=1.0, fault_kinds=("drop_after_write",), seed=SEED)
+
+    async def lookup_fails(self: GenesysClient, kind: str, identifier: object) -> None:
+        raise TransientApiError("POST /identifierlookup -> 503: unavailable (gave up after 2 attempts)")
+
+    with run_sandbox(config) as sb:
+        # Every write lands and loses its answer; every lookup fails: nothing can be settled.
+        with monkeypatch.context() as patch:
+            patch.setattr(GenesysClient, "lookup_identifier", lookup_fails)
+            with pytest.raises(ApiUnavailableError, match="in a row"):
+                import_file(
+                    path, _settings(sb, max_attempts=2), OPTIONS, report_path=report_path, journal=journal
+                )
+        assert len(_stored_ids(sb, "organizations")) == rows // CONTACTS_PER_ACCOUNT, "all were written"
+        sb.configure(fault_rate=0.0)
+        requests_before = sb.stats.requests.get(ORGANIZATION_ENRICH, 0)
+        result = import_file(
+            path, _settings(sb), OPTIONS, report_path=report_path, journal=journal, resume="last"
+        )
+        resent = sb.stats.requests[ORGANIZATION_ENRICH] - requests_before
+        assert resent == rows // CONTACTS_PER_ACCOUNT // 10, "unknown organizations were sent again"
+        assert result.all_succeeded
+        report = pl.read_csv(report_path, infer_schema=False)
+        _assert_every_row_once_with_final_statuses(report, rows, FINAL)
+        _assert_report_tells_what_was_stored(sb, report)
+        _assert_one_record_per_key(sb, rows, rows // CONTACTS_PER_ACCOUNT)
+
+
+def test_a_completed_run_reports_unknown_records_and_counts_them_as_not_succeeded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records whose lost answer no lookup could settle are `unknown` in the report and SUMMARY.json."""
+    rows = 20
+    path = _generate(tmp_path / "contacts.csv", rows)
+    report_path = tmp_path / "out" / "reconciliation.csv"
+    config = SandboxConfig(rate_limit=0, fault_rate=1.0, fault_kinds=("drop_after_write",), seed=SEED)
+
+    async def lookup_fails(self: GenesysClient, kind: str, identifier: object) -> None:
+        raise TransientApiError("POST /identifierlookup -> 503: unavailable (gave up after 2 attempts)")
+
+    monkeypatch.setattr(GenesysClient, "lookup_identifier", lookup_fails)
+    with run_sandbox(config) as sb:
+        result = import_file(path, _settings(sb, max_attempts=2), OPTIONS, report_path=report_path)
+    assert not result.all_succeeded
+    report = pl.read_csv(report_path, infer_schema=False)
+    assert set(report["organization_status"].to_list()) == {"unknown"}
+    assert set(report["contact_status"].to_list()) == {"skipped"}
+    assert all("may have been written" in m for m in report["error_message"].to_list())
+    summary = json.loads((report_path.parent / "SUMMARY.json").read_text(encoding="utf-8"))
+    assert summary["records"]["organizations"] == {"unknown": rows // CONTACTS_PER_ACCOUNT}
+    assert summary["rows"]["not_succeeded"] == rows

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ApiUnavailableError, TransientApiError
+from pipeline.errors import ApiUnavailableError, TerminalApiError, TransientApiError
 from pipeline.importing import push as push_module
 from pipeline.importing.plan import Operation
 from pipeline.importing.push import push
@@ -49,6 +49,10 @@ class FakeSender:
     flaky: dict[str, int] = field(default_factory=dict)  # key -> retryable failures before success
     drop: set[str] = field(default_factory=set)
     raise_for: set[str] = field(default_factory=set)
+    # Keys whose write is applied although the request fails as a whole (a connection dropped after it).
+    applied_anyway: set[str] = field(default_factory=set)
+    lookup_error: Exception | None = None
+    lookups: list[str] = field(default_factory=list)
     calls: list[list[str]] = field(default_factory=list)
     max_in_flight: int = 0
     _in_flight: int = 0
@@ -62,6 +66,8 @@ class FakeSender:
         self._in_flight -= 1
         if self.raise_for & set(ids):
             raise TransientApiError("service unavailable after 5 attempts", status=503)
+        if self.applied_anyway & set(ids):
+            raise TransientApiError("POST /bulk: ReadError (connection dropped)")
         results = []
         for key in ids:
             if key in self.drop:
@@ -76,9 +82,19 @@ class FakeSender:
         random.Random(len(self.calls)).shuffle(results)
         return _Response(results)
 
+    async def lookup_identifier(self, kind: str, identifier: dict[str, Any]) -> dict[str, Any] | None:
+        self.lookups.append(identifier["value"])
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        return {"id": f"g-{identifier['value']}"} if identifier["value"] in self.applied_anyway else None
+
+
+def _body(key: str) -> dict[str, Any]:
+    return {"id": key, "matchingIdentifiers": [{"type": "ExternalId", "value": key}]}
+
 
 def _ops(n: int) -> list[Operation]:
-    return [Operation("contact", f"C-{i}", {"id": f"C-{i}"}, (i + 2,)) for i in range(n)]
+    return [Operation("contact", f"C-{i}", _body(f"C-{i}"), (i + 2,)) for i in range(n)]
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +193,52 @@ def test_success_without_an_id_is_a_failure_not_a_silent_success() -> None:
 
     outcomes = _run(NoId(), _ops(3))
     assert {o.error_code for o in outcomes.values()} == {"result.no_id"}
+
+
+def test_records_of_an_unanswered_request_found_by_lookup_are_updated_with_their_id() -> None:
+    """A request that lost its answer but was applied reports its records stored, with their Genesys ids."""
+    sender = FakeSender(applied_anyway={"C-3"})
+    outcomes = _run(sender, _ops(10))
+    assert {o.status for o in outcomes.values()} == {Status.UPDATED, Status.FAILED}
+    assert outcomes["C-3"].status is Status.UPDATED
+    assert outcomes["C-3"].genesys_id == "g-C-3"
+    assert outcomes["C-3"].answered, "a found record is journaled: a resume reuses its id"
+    assert outcomes["C-4"].status is Status.FAILED
+    assert "found no record" in (outcomes["C-4"].error_message or "")
+    assert not outcomes["C-4"].answered, "a record proved unwritten is sent again by a resume"
+    assert sorted(sender.lookups) == sorted(f"C-{i}" for i in range(10))
+
+
+def test_records_whose_lookup_fails_too_are_unknown_and_unanswered() -> None:
+    """When the lookup errors too, the record is `unknown`, says it may be written, and is not journaled."""
+    sender = FakeSender(raise_for={"C-1"}, lookup_error=TransientApiError("lookup -> 503", status=503))
+    outcomes = _run(sender, _ops(3))
+    assert {o.status for o in outcomes.values()} == {Status.UNKNOWN}
+    message = outcomes["C-1"].error_message or ""
+    assert "may have been written" in message
+    assert "--only-failed" in message
+    assert not any(o.answered for o in outcomes.values())
+
+
+def test_a_request_refused_as_a_whole_is_failed_without_a_lookup() -> None:
+    """A 4xx for the whole request wrote nothing: its records fail and nothing is looked up."""
+
+    class Refusing(FakeSender):
+        async def bulk_enrich(
+            self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
+        ) -> Any:
+            raise TerminalApiError("POST /bulk -> 400: bad.request", status=400, code="bad.request")
+
+    sender = Refusing()
+    outcomes = _run(sender, _ops(3))
+    assert {o.status for o in outcomes.values()} == {Status.FAILED}
+    assert sender.lookups == []
+
+
+def test_writes_found_after_lost_answers_do_not_stop_the_run() -> None:
+    """Requests whose answers are lost but whose writes a lookup finds do not count towards the stop rule."""
+    ops = _ops(400)
+    sender = FakeSender(applied_anyway={op.key for op in ops})
+    outcomes = _run(sender, ops, concurrency=2)
+    assert len(outcomes) == 400
+    assert {o.status for o in outcomes.values()} == {Status.UPDATED}

@@ -6,18 +6,43 @@ Each command lives in its own module and is registered here. Library errors deri
 
 from __future__ import annotations
 
-import logging
 import sys
 
-import click
+INTERRUPTED_EXIT = 130  # what shells report for a process ended by SIGINT
+INTERRUPTED = "Interrupted."
 
-from pipeline import __version__
-from pipeline.errors import PipelineError, RunError
-from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, scrub
+
+def _interrupted_while_loading() -> SystemExit:
+    """Ctrl-C while the (heavy) modules load: one line and exit 130 instead of an import traceback."""
+    print(INTERRUPTED, file=sys.stderr)
+    return SystemExit(INTERRUPTED_EXIT)
+
+
+try:
+    import logging
+    from typing import Any
+
+    import click
+
+    from pipeline import __version__
+    from pipeline.errors import PipelineError, RunError
+    from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, scrub
+except KeyboardInterrupt:
+    raise _interrupted_while_loading() from None
 
 
 class PipelineGroup(click.Group):
     """A click group that turns user-facing errors into one line and an exit code."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        # Ctrl-C while the command line is parsed: click would say "Aborted!" and exit 1.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED, err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -26,8 +51,8 @@ class PipelineGroup(click.Group):
             click.echo(f"Error: {err}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(INTERRUPTED_EXIT)
         except OSError as err:
             # A file the run needed could not be used (a path that is a file, a full disk): one line, exit 3.
             what = f"cannot use {err.filename}: " if err.filename else ""
@@ -83,7 +108,10 @@ def _register() -> None:
     cli.add_command(runs_cmd.runs)
 
 
-_register()
+try:
+    _register()
+except KeyboardInterrupt:
+    raise _interrupted_while_loading() from None
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from click.core import ParameterSource
 
 from pipeline.journal.lock import lock_is_free
 from pipeline.journal.run import resume_command
@@ -27,6 +28,18 @@ def journal_option(command: F) -> F:
         show_default=True,
         help="Run journal (SQLite): makes runs resumable and re-imports change-only.",
     )(command)
+
+
+def explicit_options(ctx: click.Context | None = None) -> frozenset[str]:
+    """The options the command line (or the environment) gave, by their library names, for a resume to
+    compare with the run's own; options left at their defaults are the run's to decide."""
+    ctx = ctx or click.get_current_context()
+    given = {
+        name
+        for name in ctx.params
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
+    return frozenset("report_path" if name == "report" else name for name in given)
 
 
 def _state(run: RunInfo, live: bool) -> str:
@@ -129,4 +142,8 @@ def show(journal: Path, run_id: int, journal_override: Path | None) -> None:
     for line in lines:
         click.echo(line)
     if state != str(RunState.COMPLETED) and not run.dry_run and not live:
-        click.echo(f"resume with  {resume_command(run.input_path, run.id, journal)}")
+        if batches:
+            click.echo(f"resume with  {resume_command(run.input_path, run.id, journal)}")
+        else:
+            # Nothing was answered: a resume would be a new import under an old number.
+            click.echo("resume       nothing was sent; run the import again (without --resume)")

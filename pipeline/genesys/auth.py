@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +109,8 @@ class TokenProvider:
                     url=TOKEN_PATH,
                 ) from None
             # Asking for a token twice is harmless, so even a request that may have arrived is retried.
-            raise budget.signal(_transient(f"token request failed: {type(exc).__name__}")) from None
+            problem = transport_problem(exc, url, loopback=s.is_loopback)
+            raise budget.signal(_transient(f"cannot get a token from {problem}")) from None
         status = response.status_code
         if status in (400, 401, 403):
             raise AuthError(
@@ -142,3 +145,39 @@ class TokenProvider:
 
 def _transient(message: str, *, status: int | None = None) -> TransientApiError:
     return TransientApiError(message, status=status, method="POST", url=TOKEN_PATH)
+
+
+def _cause_of(exc: BaseException) -> str:
+    """What went wrong under an httpx transport error, in words: refused, DNS, TLS, timeout, dropped."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed ({cause.strerror or cause})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({getattr(cause, 'reason', None) or cause})"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "DNS lookup failed"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc or type(exc).__name__})"
+    return f"the connection failed ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
+
+
+def transport_problem(exc: httpx.TransportError, url: str, *, loopback: bool) -> str:
+    """One line naming the URL and the cause, and for a connection that could not be made what to check."""
+    problem = f"{url}: {_cause_of(exc)}"
+    if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return problem  # connected, then lost: the address is right
+    hint = (
+        "is the sandbox running? check --base-url"
+        if loopback
+        else "check the network, --region / --base-url (GENESYS_REGION) and any proxy settings"
+    )
+    return f"{problem}; {hint}"

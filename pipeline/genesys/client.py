@@ -38,7 +38,7 @@ from tenacity import RetryCallState
 
 import pipeline
 from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, TransientApiError
-from pipeline.genesys.auth import TokenProvider
+from pipeline.genesys.auth import TokenProvider, transport_problem
 from pipeline.genesys.models import KINDS, BulkEnrichResult, Kind, ScanPage
 from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep, active_watch
 from pipeline.genesys.retrying import (
@@ -263,7 +263,8 @@ class GenesysClient:
     def _transport_failure(
         self, exc: httpx.TransportError, method: str, path: str, idempotent: bool, budget: AttemptBudget
     ) -> Exception:
-        what = f"{method} {path}: {type(exc).__name__}"
+        url = f"{self.settings.api_base_url}{path}"
+        what = f"{method} {transport_problem(exc, url, loopback=self.settings.is_loopback)}"
         if (reason := certificate_problem(exc)) is not None:
             host = httpx.URL(self.settings.api_base_url).host
             return ApiError(
@@ -273,7 +274,7 @@ class GenesysClient:
             )
         if may_have_been_sent(exc) and not idempotent:
             return TransientApiError(
-                f"{what} after the request was sent; not retried: a replay is not known to be safe",
+                f"{what}, after the request was sent; not retried: a replay is not known to be safe",
                 method=method,
                 url=path,
             )

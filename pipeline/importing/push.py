@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from pipeline.errors import ApiError, ApiUnavailableError
+from pipeline.errors import ApiError, ApiUnavailableError, TerminalApiError
+from pipeline.genesys.client import MAX_BULK_ENTITIES
 from pipeline.importing.plan import Operation, batched
 from pipeline.outcomes import Outcome, Status
 
-BULK_LIMIT = 10
+# Entities per bulk request: the API's limit, which the client enforces.
+BULK_LIMIT = MAX_BULK_ENTITIES
 # Entities the API marks retryable are re-sent at most this many times before they count as failed.
 ENTITY_RETRY_ROUNDS = 5
 # Whole bulk requests failing this many times in a row (each after the client's own retries) means the
@@ -48,11 +50,14 @@ class BulkResultLike(Protocol):
 
 
 class BulkSender(Protocol):
-    """What push needs from the Genesys client: one bulk enrich call."""
+    """What push needs from the Genesys client: one bulk enrich call, and an identifier lookup to settle
+    records whose request got no answer."""
 
     async def bulk_enrich(
         self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
     ) -> BulkResultLike: ...
+
+    async def lookup_identifier(self, kind: Any, identifier: Any) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -116,6 +121,51 @@ def _failure(op: Operation, code: str, message: str) -> Outcome:
     return _errored(op, Status.FAILED, code, message)
 
 
+def _lookup_key(op: Operation) -> dict[str, Any] | None:
+    """The identifier lookup that finds the record ``op`` writes: its ExternalId (and division)."""
+    identifiers = op.body.get("matchingIdentifiers") or ()
+    first = identifiers[0] if identifiers else None
+    if not isinstance(first, dict) or first.get("type") != "ExternalId":
+        return None
+    identifier = {k: first[k] for k in ("type", "value", "externalSource") if k in first}
+    if op.body.get("division"):
+        identifier["division"] = op.body["division"]
+    return identifier
+
+
+async def _settle_unanswered(
+    client: BulkSender, endpoint: str, ops: list[Operation], code: str, error: ApiError
+) -> list[Outcome]:
+    """Records of a request whose retries ran out without an answer: it may have been applied (a
+    connection dropped after the write), so each record is looked up by its ExternalId. Found: it is
+    stored, ``updated`` with its id (whether this request created it cannot be told). Not found:
+    ``failed``. The lookup failing too: ``unknown``. Only found records count as answered."""
+
+    async def settle(op: Operation) -> Outcome:
+        identifier = _lookup_key(op)
+        try:
+            found = await client.lookup_identifier(endpoint, identifier) if identifier else None
+        except ApiError as lookup_error:
+            message = (
+                f"{error}; looking the record up by its External ID failed too ({lookup_error}), so it "
+                "may have been written: --resume or --only-failed will settle it"
+            )
+            return replace(_errored(op, Status.UNKNOWN, code, message), answered=False)
+        if identifier is not None and found and found.get("id"):
+            return Outcome(
+                op.kind,
+                op.key,
+                Status.UPDATED,
+                op.source_rows,
+                genesys_id=str(found["id"]),
+                organization_key=op.organization_key,
+            )
+        why = "a lookup by its External ID found no record" if identifier else "it has no External ID"
+        return replace(_failure(op, code, f"{error}; {why}: it was not written"), answered=False)
+
+    return list(await asyncio.gather(*(settle(op) for op in ops)))
+
+
 def skipped(op: Operation, code: str, message: str) -> Outcome:
     """An operation not attempted because something it depends on failed."""
     return _errored(op, Status.SKIPPED, code, message)
@@ -132,7 +182,10 @@ async def _send_batch(
             response = await client.bulk_enrich(endpoint, [op.body for op in ops], dry_run=dry_run)
         except ApiError as err:
             code = err.code or (f"http.{err.status}" if err.status else "request.failed")
-            return outcomes + [replace(_failure(op, code, str(err)), answered=False) for op in ops]
+            if dry_run or isinstance(err, TerminalApiError):
+                # Refused as a whole (or a dry run): nothing was written.
+                return outcomes + [replace(_failure(op, code, str(err)), answered=False) for op in ops]
+            return outcomes + await _settle_unanswered(client, endpoint, ops, code, err)
         stats.batches += 1
         retry: dict[str, Operation] = {}
         for result in response.results:
@@ -192,6 +245,8 @@ async def push(
                 maybe = on_batch(outcomes)
                 if maybe is not None:
                     await maybe
+            # A request counts as failed when none of its records got an answer, a lookup finding them
+            # after a lost response included: those writes landed, so the API is not down.
             unanswered = [o for o in outcomes if not o.answered]
             failed_in_a_row = failed_in_a_row + 1 if len(unanswered) == len(outcomes) else 0
             if failed_in_a_row >= STOP_AFTER_FAILED_REQUESTS:

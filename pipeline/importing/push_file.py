@@ -84,7 +84,7 @@ class Progress:
                 self.organizations_done += 1
             else:
                 self.contacts_done += 1
-            if outcome.status in (Status.FAILED, Status.SKIPPED):
+            if outcome.status in (Status.FAILED, Status.UNKNOWN, Status.SKIPPED):
                 self.errors += 1
         for listener in self.listeners:
             listener(self)
@@ -154,7 +154,7 @@ def _link_contacts(
                 skips.append(skipped(op, "organization.not_found", message))
             else:
                 ready.append(link_organization(op, found))
-        elif org is None or org.status in (Status.FAILED, Status.SKIPPED):
+        elif org is None or org.status in (Status.FAILED, Status.UNKNOWN, Status.SKIPPED):
             code = org.error_code if org and org.error_code else "organization.failed"
             reason = org.error_message if org and org.error_message else "not written"
             skips.append(skipped(op, code, f"organization {op.organization_key!r} failed: {reason}"))
