@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from pipeline.destination import (
     resolve_schema,
 )
 from pipeline.fields import Specs, load_specs
+from pipeline.genesys.client import GenesysClient
 from pipeline.importing.plan import (
     Kind,
     Operation,
@@ -35,7 +36,9 @@ from pipeline.importing.settle import reuse_recorded, skip_unchanged
 from pipeline.journal.records import Known, Recorded
 from pipeline.journal.store import RunLedger
 from pipeline.outcomes import Outcome, Status
+from pipeline.prepare.group import Grouped
 from pipeline.report.merge import merge_outcomes
+from pipeline.report.reconcile import record_counts
 
 NEW_SOURCE_PLACEHOLDER = "(new external source)"
 NEW_SOURCE_MESSAGE = (
@@ -58,15 +61,20 @@ class ImportOptions:
     full: bool = False
 
 
+# Statuses that count as errors in the live progress.
+_PROGRESS_ERRORS = (str(Status.FAILED), str(Status.UNKNOWN), str(Status.SKIPPED))
+
+
 @dataclass
 class Progress:
-    """Counters the CLI renders while the run goes; updated after every batch."""
+    """Live tallies the CLI renders while the run goes; updated after every batch.
+
+    ``counts`` holds records per kind and status, counted by :func:`record_counts` like the summary.
+    """
 
     organizations_total: int = 0
-    organizations_done: int = 0
     contacts_total: int = 0
-    contacts_done: int = 0
-    errors: int = 0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     listeners: list[Callable[[Progress], None]] = field(default_factory=list)
     # Warnings found before the push (reading, validating): announced then, so they show before it starts.
     warnings: list[str] = field(default_factory=list)
@@ -78,14 +86,23 @@ class Progress:
             for listener in self.warning_listeners:
                 listener(message)
 
+    @property
+    def organizations_done(self) -> int:
+        return sum(self.counts.get("organization", {}).values())
+
+    @property
+    def contacts_done(self) -> int:
+        return sum(self.counts.get("contact", {}).values())
+
+    @property
+    def errors(self) -> int:
+        return sum(n for tally in self.counts.values() for s, n in tally.items() if s in _PROGRESS_ERRORS)
+
     def record(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            if outcome.kind == "organization":
-                self.organizations_done += 1
-            else:
-                self.contacts_done += 1
-            if outcome.status in (Status.FAILED, Status.UNKNOWN, Status.SKIPPED):
-                self.errors += 1
+        for kind, counted in record_counts(outcomes).items():
+            tally = self.counts.setdefault(kind, {})
+            for status, n in counted.items():
+                tally[status] = tally.get(status, 0) + n
         for listener in self.listeners:
             listener(self)
 
@@ -101,12 +118,19 @@ class PushReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _counts(outcomes: list[Outcome], kind: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        if outcome.kind == kind:
-            counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
-    return counts
+def _report(
+    decided: pl.DataFrame, outcomes: list[Outcome], started: float, stats: PushStats, warnings: list[str]
+) -> PushReport:
+    counts = record_counts(outcomes)
+    return PushReport(
+        outcomes=merge_outcomes(decided, outcomes),
+        organizations=counts.get("organization", {}),
+        contacts=counts.get("contact", {}),
+        duration_s=time.monotonic() - started,
+        batches=stats.batches,
+        entity_retries=stats.entity_retries,
+        warnings=warnings,
+    )
 
 
 def _resend_if_organization_is_new(
@@ -167,23 +191,23 @@ def _link_contacts(
     return ready, skips
 
 
-def _new_source_dry_run(
-    decided: pl.DataFrame, organizations: list[Operation], contacts: list[Operation], started: float
-) -> PushReport:
+def _new_source_dry_run(decided: pl.DataFrame, operations: Iterable[Operation], started: float) -> PushReport:
     """A dry run against a source that does not exist yet: nothing can match, everything would be new."""
     outcomes = [
         Outcome(op.kind, op.key, Status.CREATED, op.source_rows, organization_key=op.organization_key)
-        for op in (*organizations, *contacts)
+        for op in operations
     ]
-    return PushReport(
-        outcomes=merge_outcomes(decided, outcomes),
-        organizations=_counts(outcomes, "organization"),
-        contacts=_counts(outcomes, "contact"),
-        duration_s=time.monotonic() - started,
-        batches=0,
-        entity_retries=0,
-        warnings=[NEW_SOURCE_MESSAGE],
-    )
+    return _report(decided, outcomes, started, PushStats(), [NEW_SOURCE_MESSAGE])
+
+
+# Outcomes that only say what something else decided (a contact skipped because its organization failed):
+# a resume re-decides them, since what they depended on may come out differently this time.
+REDECIDED_ON_RESUME = frozenset({Status.SKIPPED})
+
+
+def final_on_resume(recorded: Mapping[str, Recorded]) -> dict[str, Recorded]:
+    """The recorded outcomes a resumed run reuses as they are; the others are decided again."""
+    return {key: r for key, r in recorded.items() if r.status not in REDECIDED_ON_RESUME}
 
 
 @dataclass
@@ -208,7 +232,7 @@ class _Settle:
             return operations, []
         self.fingerprints = {(op.kind, op.key): op.fingerprint for op in operations}
         if kind not in self._recorded:
-            self._recorded[kind] = self.ledger.recorded(kind)
+            self._recorded[kind] = final_on_resume(self.ledger.recorded(kind))
             self._known[kind] = {} if self.full else self.ledger.known(self.scope, kind)
         todo, reused = reuse_recorded(operations, self._recorded[kind])
         if self.full:
@@ -236,7 +260,7 @@ class _ExistingOrganizations:
     """Genesys ids of organizations that rows name only by Account ID: from the journal when it knows
     them, else by an identifier lookup (one per Account ID, remembered for the rest of the run)."""
 
-    client: Any
+    client: GenesysClient
     settle: _Settle
     source_id: str
     division_id: str | None
@@ -272,30 +296,11 @@ class _ExistingOrganizations:
 PLAN_CHUNK = 5_000
 
 
-async def push_grouped(
-    client: Any,
-    grouped: Any,
-    decided: pl.DataFrame,
-    options: ImportOptions,
-    *,
-    rate_limit: int,
-    specs: Specs | None = None,
-    progress: Progress | None = None,
-    ledger: RunLedger | None = None,
-) -> PushReport:
-    """Push the grouped records (organizations, then contacts) and merge the outcomes per row.
-
-    With a ``ledger`` (the journal), every answered batch is committed before it counts as done, records
-    answered before a resume are not sent again, and records identical to their last successful push
-    are ``unchanged`` and not sent (unless ``options.full``).
-    """
-    specs = specs or load_specs()
-    progress = progress or Progress()
-    started = time.monotonic()
-    source_id = await resolve_external_source(
-        client, options.external_source, create=options.create_source, dry_run=options.dry_run
-    )
-    plan = PlanOptions(
+async def _plan_options(
+    client: GenesysClient, grouped: Grouped, options: ImportOptions, source_id: str | None
+) -> PlanOptions:
+    """How operations are built: the external source and the custom-field schemas, resolved by the API."""
+    return PlanOptions(
         external_source_id=source_id or NEW_SOURCE_PLACEHOLDER,
         division_id=options.division_id,
         contact_schema=await resolve_schema(
@@ -309,62 +314,102 @@ async def push_grouped(
         ),
         match=options.match,
     )
+
+
+@dataclass
+class _FilePush:
+    """Sends a file's operations chunk by chunk, settling each chunk against the journal first."""
+
+    client: GenesysClient
+    options: ImportOptions
+    concurrency: int
+    progress: Progress
+    settle: _Settle
+    stats: PushStats = field(default_factory=PushStats)
+
+    def on_batch(self, outcomes: list[Outcome]) -> None:
+        # Journal first: a batch is done only once its outcomes are committed. Records whose request
+        # failed as a whole were not answered; a resumed run sends them again.
+        self.settle.record([o for o in outcomes if o.answered])
+        self.progress.record(outcomes)
+
+    def send(self, operations: list[Operation], endpoint: str) -> Awaitable[list[Outcome]]:
+        return push(
+            self.client,
+            operations,
+            endpoint=endpoint,
+            concurrency=self.concurrency,
+            dry_run=self.options.dry_run,
+            on_batch=self.on_batch,
+            stats=self.stats,
+        )
+
+    async def organizations(self, operations: Iterator[Operation]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for chunk in chunks(operations, PLAN_CHUNK):
+            todo, settled = self.settle.split(chunk, "organization")
+            self.progress.record(settled)
+            outcomes += settled + await self.send(todo, "organizations")
+        return outcomes
+
+    async def contacts(
+        self, operations: Iterator[Operation], orgs: list[Outcome], source_id: str
+    ) -> list[Outcome]:
+        org_by_key = {o.key: o for o in orgs}
+        existing = _ExistingOrganizations(
+            self.client, self.settle, source_id, self.options.division_id, self.concurrency
+        )
+        outcomes: list[Outcome] = []
+        for chunk in chunks(operations, PLAN_CHUNK):
+            # Contacts settled without sending need no organization id, so an organization failing this
+            # time does not turn an unchanged contact into a skipped one.
+            todo, settled = self.settle.split(chunk, "contact")
+            todo, settled = _resend_if_organization_is_new(chunk, todo, settled, org_by_key)
+            self.progress.record(settled)
+            await existing.resolve(
+                {op.organization_key for op in todo if op.organization_key} - org_by_key.keys()
+            )
+            ready, skips = _link_contacts(todo, org_by_key, existing.ids, dry_run=self.options.dry_run)
+            self.settle.record(skips, answered=False)
+            self.progress.record(skips)
+            outcomes += settled + skips + await self.send(ready, "contacts")
+        return outcomes
+
+
+async def push_grouped(
+    client: GenesysClient,
+    grouped: Grouped,
+    decided: pl.DataFrame,
+    options: ImportOptions,
+    *,
+    rate_limit: int,
+    specs: Specs | None = None,
+    progress: Progress | None = None,
+    ledger: RunLedger | None = None,
+) -> PushReport:
+    """Push the grouped records (organizations, then contacts) and merge the outcomes per row.
+
+    With a ``ledger`` (the journal), every answered batch is committed before it counts as done, records
+    answered before a resume are not sent again (those it recorded as ``skipped`` are decided again), and
+    records identical to their last successful push are ``unchanged`` and not sent (unless
+    ``options.full``).
+    """
+    specs = specs or load_specs()
+    progress = progress or Progress()
+    started = time.monotonic()
+    source_id = await resolve_external_source(
+        client, options.external_source, create=options.create_source, dry_run=options.dry_run
+    )
+    plan = await _plan_options(client, grouped, options, source_id)
     organizations = organization_operations(grouped.organizations, specs, plan)
     contacts = contact_operations(grouped.contacts, specs, plan)
     progress.organizations_total = grouped.organizations.height
     progress.contacts_total = grouped.contacts.height
     if source_id is None:
-        return _new_source_dry_run(decided, list(organizations), list(contacts), started)
-    concurrency = options.concurrency or default_concurrency(rate_limit)
-    stats = PushStats()
+        return _new_source_dry_run(decided, (*organizations, *contacts), started)
     settle = _Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
-
-    def on_batch(outcomes: list[Outcome]) -> None:
-        # Journal first: a batch is done only once its outcomes are committed. Records whose request
-        # failed as a whole were not answered; a resumed run sends them again.
-        settle.record([o for o in outcomes if o.answered])
-        progress.record(outcomes)
-
-    async def send(operations: list[Operation], endpoint: str) -> list[Outcome]:
-        return await push(
-            client,
-            operations,
-            endpoint=endpoint,
-            concurrency=concurrency,
-            dry_run=options.dry_run,
-            on_batch=on_batch,
-            stats=stats,
-        )
-
-    org_outcomes: list[Outcome] = []
-    for chunk in chunks(organizations, PLAN_CHUNK):
-        todo, settled = settle.split(chunk, "organization")
-        progress.record(settled)
-        org_outcomes += settled + await send(todo, "organizations")
-
-    org_by_key = {o.key: o for o in org_outcomes}
-    existing = _ExistingOrganizations(client, settle, source_id, options.division_id, concurrency)
-    contact_outcomes: list[Outcome] = []
-    for chunk in chunks(contacts, PLAN_CHUNK):
-        # Contacts settled without sending need no organization id, so an organization failing this
-        # time does not turn an unchanged contact into a skipped one.
-        todo, settled = settle.split(chunk, "contact")
-        todo, settled = _resend_if_organization_is_new(chunk, todo, settled, org_by_key)
-        progress.record(settled)
-        await existing.resolve(
-            {op.organization_key for op in todo if op.organization_key} - org_by_key.keys()
-        )
-        ready, skips = _link_contacts(todo, org_by_key, existing.ids, dry_run=options.dry_run)
-        settle.record(skips, answered=False)
-        progress.record(skips)
-        contact_outcomes += settled + skips + await send(ready, "contacts")
-
-    everything = org_outcomes + contact_outcomes
-    return PushReport(
-        outcomes=merge_outcomes(decided, everything),
-        organizations=_counts(everything, "organization"),
-        contacts=_counts(everything, "contact"),
-        duration_s=time.monotonic() - started,
-        batches=stats.batches,
-        entity_retries=stats.entity_retries,
-    )
+    concurrency = options.concurrency or default_concurrency(rate_limit)
+    file_push = _FilePush(client, options, concurrency, progress, settle)
+    org_outcomes = await file_push.organizations(organizations)
+    contact_outcomes = await file_push.contacts(contacts, org_outcomes, source_id)
+    return _report(decided, org_outcomes + contact_outcomes, started, file_push.stats, [])
