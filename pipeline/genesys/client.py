@@ -375,7 +375,7 @@ class GenesysClient:
 
 def matches_external_id_first(operation: Mapping[str, Any]) -> bool:
     """Whether an enrich operation looks its record up by an ExternalId before anything else."""
-    identifiers = operation.get("matchingIdentifiers") or ()
+    identifiers: Sequence[Any] = operation.get("matchingIdentifiers") or ()
     return (
         bool(identifiers)
         and isinstance(identifiers[0], Mapping)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pipeline.errors import ApiError, ApiUnavailableError, TerminalApiError
 from pipeline.genesys.client import MAX_BULK_ENTITIES
+from pipeline.genesys.models import Kind
 from pipeline.importing.plan import Operation, batched
 from pipeline.outcomes import Outcome, Status
 
@@ -30,23 +31,35 @@ STOP_AFTER_FAILED_REQUESTS = 10
 ENTITY_RETRY_DELAY_S = 0.5
 
 
+# The client's result types, as push reads them. Members are read-only properties so that the client's
+# frozen dataclasses (and any fake with plain attributes) fit.
 class EntityErrorLike(Protocol):
-    code: str | None
-    message: str
-    status: int | None
-    retryable: bool
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def retryable(self) -> bool: ...
 
 
 class EntityResultLike(Protocol):
-    id: str
-    success: bool
-    status: int | None
-    entity: dict[str, Any] | None
-    error: EntityErrorLike | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def success(self) -> bool: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def entity(self) -> dict[str, Any] | None: ...
+    @property
+    def error(self) -> EntityErrorLike | None: ...
 
 
 class BulkResultLike(Protocol):
-    results: Sequence[EntityResultLike]
+    @property
+    def results(self) -> Sequence[EntityResultLike]: ...
 
 
 class BulkSender(Protocol):
@@ -54,7 +67,7 @@ class BulkSender(Protocol):
     records whose request got no answer."""
 
     async def bulk_enrich(
-        self, kind: str, entities: list[dict[str, Any]], *, dry_run: bool = False
+        self, kind: Kind, entities: list[dict[str, Any]], *, dry_run: bool = False
     ) -> BulkResultLike: ...
 
     async def lookup_identifier(self, kind: Any, identifier: Any) -> dict[str, Any] | None: ...
@@ -134,7 +147,7 @@ def _lookup_key(op: Operation) -> dict[str, Any] | None:
 
 
 async def _settle_unanswered(
-    client: BulkSender, endpoint: str, ops: list[Operation], code: str, error: ApiError
+    client: BulkSender, endpoint: Kind, ops: list[Operation], code: str, error: ApiError
 ) -> list[Outcome]:
     """Records of a request whose retries ran out without an answer: it may have been applied (a
     connection dropped after the write), so each record is looked up by its ExternalId. Found: it is
@@ -172,7 +185,7 @@ def skipped(op: Operation, code: str, message: str) -> Outcome:
 
 
 async def _send_batch(
-    client: BulkSender, endpoint: str, batch: list[Operation], *, dry_run: bool, stats: PushStats
+    client: BulkSender, endpoint: Kind, batch: list[Operation], *, dry_run: bool, stats: PushStats
 ) -> list[Outcome]:
     pending = {op.key: op for op in batch}
     outcomes: list[Outcome] = []
@@ -222,7 +235,7 @@ async def push(
     client: BulkSender,
     operations: Sequence[Operation],
     *,
-    endpoint: str,
+    endpoint: Kind,
     concurrency: int,
     dry_run: bool = False,
     on_batch: BatchCallback | None = None,

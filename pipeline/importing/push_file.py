@@ -22,6 +22,7 @@ from pipeline.destination import (
 )
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
+from pipeline.genesys.models import Kind as ApiKind
 from pipeline.importing.plan import (
     Kind,
     Operation,
@@ -333,7 +334,7 @@ class _FilePush:
         self.settle.record([o for o in outcomes if o.answered])
         self.progress.record(outcomes)
 
-    def send(self, operations: list[Operation], endpoint: str) -> Awaitable[list[Outcome]]:
+    def send(self, operations: list[Operation], endpoint: ApiKind) -> Awaitable[list[Outcome]]:
         return push(
             self.client,
             operations,

@@ -17,15 +17,23 @@ from pipeline.journal.records import Known, Recorded
 from pipeline.outcomes import Outcome, Status
 
 
-def _outcome(op: Operation, status: Status, genesys_id: str | None, **error: str | None) -> Outcome:
+def _outcome(
+    op: Operation,
+    status: Status,
+    genesys_id: str | None,
+    *,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> Outcome:
     return Outcome(
         op.kind,
         op.key,
         status,
         op.source_rows,
         genesys_id=genesys_id,
+        error_code=error_code,
+        error_message=error_message,
         organization_key=op.organization_key,
-        **error,
     )
 
 

@@ -13,8 +13,9 @@ reported (``invisible_character``, naming the code point and its position), neve
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
@@ -112,6 +113,13 @@ def _valid_as(ftype: FieldType, value: pl.Expr) -> pl.Expr | None:
     return None
 
 
+def _shape_ok(ftype: FieldType, value: pl.Expr) -> pl.Expr:
+    """:func:`_valid_as` for a type that has a shape to check (a key of ``_TYPE_REASON``)."""
+    ok = _valid_as(ftype, value)
+    assert ok is not None, f"{ftype} has no shape to check"
+    return ok
+
+
 def _in_range(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
     # Int64 overflow parses to null, which is out of range for every limit we have.
     number = value.str.strip_chars_start("+").cast(pl.Int64, strict=False)
@@ -126,7 +134,7 @@ def _in_range(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
 def _bad_items(spec: FieldSpec, value: pl.Expr) -> pl.Expr:
     """The list items of ``value`` that are not of the spec's item type, as a list."""
     assert spec.item_type is not None
-    item_ok = _valid_as(spec.item_type, pl.element().str.strip_chars())
+    item_ok = _shape_ok(spec.item_type, pl.element().str.strip_chars())
     return value.str.split(LIST_SEPARATOR).list.eval(pl.element().filter(~item_ok))
 
 
@@ -151,7 +159,14 @@ class _CheckDef:
 
     column: str
     reason: Reason
-    valid: Callable[[pl.Expr], pl.Expr]
+    valid: _Valid
+
+
+class _Valid(Protocol):
+    """A column expression -> where it is valid. A Protocol, not ``Callable[[pl.Expr], pl.Expr]``, so the
+    checks' lambdas may bind loop values as default arguments."""
+
+    def __call__(self, value: pl.Expr, /) -> pl.Expr: ...
 
 
 def _checks_for(spec: FieldSpec, present: Mapping[str, pl.Expr]) -> list[_CheckDef]:
@@ -172,7 +187,7 @@ def _checks_for(spec: FieldSpec, present: Mapping[str, pl.Expr]) -> list[_CheckD
             _CheckDef(col, _TYPE_REASON[spec.item_type], lambda v, s=spec: _bad_items(s, v).list.len() == 0)
         )
     elif spec.type in _TYPE_REASON:
-        checks.append(_CheckDef(col, _TYPE_REASON[spec.type], lambda v, t=spec.type: _valid_as(t, v)))
+        checks.append(_CheckDef(col, _TYPE_REASON[spec.type], lambda v, t=spec.type: _shape_ok(t, v)))
     if spec.type is FieldType.INTEGER and (spec.min_value is not None or spec.max_value is not None):
         checks.append(_CheckDef(col, Reason.OUT_OF_RANGE, lambda v, s=spec: _in_range(s, v)))
     return checks
@@ -313,7 +328,7 @@ def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.Da
     code = pl.col("code")
     limits = f"{spec.min_value if spec.min_value is not None else ''}..{spec.max_value or ''}"
     item_problem = _TYPE_PROBLEM.get(spec.item_type) if spec.item_type else None
-    detail = (
+    by_code = (
         pl.when(code == Reason.REQUIRED.value)
         .then(pl.lit(f"required for {_PART_LABEL[spec.kind]} but empty"))
         .when(code == Reason.TOO_LONG.value)
@@ -334,13 +349,13 @@ def _column_failures(cases: pl.DataFrame, spec: FieldSpec, header: str) -> pl.Da
     if item_problem:
         bad = _bad_items(spec, value)
         shown = bad.list.eval(_shown(pl.element(), spec)).list.join(", ")
-        detail = detail.otherwise(
+        detail = by_code.otherwise(
             pl.when(bad.list.len() == 1)
             .then(pl.lit("item ") + shown + pl.lit(f" {item_problem}"))
             .otherwise(pl.lit("items ") + shown + pl.lit(" " + item_problem.replace("is ", "are ", 1)))
         )
     else:
-        detail = detail.otherwise(
+        detail = by_code.otherwise(
             _shown(value, spec) + pl.lit(" " + _TYPE_PROBLEM.get(spec.type, "is invalid"))
         )
     kind = pl.lit(spec.kind)

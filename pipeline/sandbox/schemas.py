@@ -181,8 +181,8 @@ def _check_value(prop: Mapping[str, Any], value: Any) -> str | None:
             return f"must be <= {prop['maximum']}"
         return None
     if core == "date":
-        ok = isinstance(value, str) and bool(_DATE.match(value)) and _parses(date, value)
-        return None if ok else "must be a date YYYY-MM-DD"
+        valid = isinstance(value, str) and bool(_DATE.match(value)) and _parses(date, value)
+        return None if valid else "must be a date YYYY-MM-DD"
     if core == "datetime":
         return None if isinstance(value, str) and _parses(datetime, value) else "must be an ISO-8601 datetime"
     if core == "tag":

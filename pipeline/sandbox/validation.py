@@ -52,7 +52,7 @@ def check_operation(kind: Kind, op: Any, refs: Refs) -> Operation:
     if not isinstance(op, dict):
         raise bad_request("Each enrich operation must be an object")
     structure = Problems()
-    action = op.get("action")
+    action: Any = op.get("action")  # JSON from the request; checked against kind.actions below
     if action not in kind.actions:
         structure.add("action", action, f"must be one of {', '.join(kind.actions)}")
     raw_ids = op.get("matchingIdentifiers")
