@@ -18,8 +18,8 @@ from pipeline.files import check_outputs, write_text_atomic
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
+from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
-from pipeline.journal.store import RunLedger
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.read import RawTable
 from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input

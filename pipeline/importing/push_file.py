@@ -34,8 +34,8 @@ from pipeline.importing.plan import (
 )
 from pipeline.importing.push import PushStats, default_concurrency, push, skipped
 from pipeline.importing.settle import reuse_recorded, skip_unchanged
+from pipeline.journal.ledger import RunLedger
 from pipeline.journal.records import Known, Recorded
-from pipeline.journal.store import RunLedger
 from pipeline.outcomes import Outcome, Status
 from pipeline.prepare.group import Grouped
 from pipeline.report.merge import merge_outcomes

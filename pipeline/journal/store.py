@@ -33,7 +33,6 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.files import utc_now_iso
-from pipeline.journal.ledger import RunLedger as RunLedger  # re-exported: importing/ imports it from here
 from pipeline.journal.records import Known, Recorded
 from pipeline.outcomes import Outcome, Status
 
