@@ -104,6 +104,8 @@ def test_base_url_flag_overrides_an_exported_region(tmp_path: Path) -> None:
                 str(SAMPLES / "contacts.csv"),
                 "--base-url",
                 sb.base_url,
+                "--rate-limit",
+                "0",
                 "--contact-schema",
                 "Demo contact fields",
                 "--report",
