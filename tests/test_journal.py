@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ConfigError, RunInterruptedError, RunLockedError
+from pipeline.errors import ConfigError, RunError, RunInterruptedError, RunLockedError
 from pipeline.files import sha256_file as file_checksum
 from pipeline.importing.plan import Operation
 from pipeline.importing.settle import reuse_recorded, skip_unchanged
@@ -244,3 +244,14 @@ def test_a_file_that_is_not_a_journal_is_a_usage_error(tmp_path: Path) -> None:
     other.write_bytes(b"not a database at all, just text" * 10)
     with pytest.raises(ConfigError, match="not a usable journal"):
         Journal(other, create=False)
+
+
+def test_a_journal_that_runs_out_of_space_stops_the_run_naming_the_file(journal: Journal) -> None:
+    """A full disk under the journal is a one-line run error naming the journal, not a raw SQLite error."""
+    run = journal.start_run("in.csv", "0" * 64, {}, dry_run=False)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    # SQLite's own page cap gives the same SQLITE_FULL a full disk does.
+    journal._db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(RunError, match=r"the journal .*journal\.db could not be written \(database or disk"):
+        journal.start_run("in-2.csv", "0" * 64, {"padding": "x" * 200_000}, dry_run=False)
+    assert journal.run(run) is not None, "what was committed before the failure is still there"

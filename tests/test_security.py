@@ -147,7 +147,7 @@ def _run_everything(sb: Sandbox, tmp_path: Path, log_format: str) -> Outputs:
     assert result.exit_code == 1, result.output
     outputs.add_result("validate", result)
 
-    # A client budget keeps the limiter in the path whose logs are searched, without pacing the test to a crawl.
+    # A client budget keeps the limiter in the path whose logs are searched, without pacing to a crawl.
     connection = ["--base-url", sb.base_url, "--rate-limit", "3000"]
     imported = [*logs, "import", str(source), *connection, "--create-source", *journal]
     result = runner.invoke(cli, [*imported, "--report", str(work / "first" / "reconciliation.csv")], env=env)

@@ -255,13 +255,20 @@ def progress_display(
 
         update(progress)
         progress.listeners.append(update)
+        failed = False
         try:
             with ticker(plain.tick):
                 yield Display(lambda message: plain.write(f"Warning: {message}"))
+        except BaseException:
+            failed = True
+            raise
         finally:
             progress.listeners.remove(update)
             update(progress)
-            plain.write(plain.line())
+            # A run that stopped before it sent anything (a bad journal, a refused login) has no
+            # progress to report: a "0/0" line would only bury the error that follows.
+            if not (failed and not plain.snapshot.done):
+                plain.write(plain.line())
 
 
 @contextmanager

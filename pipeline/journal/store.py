@@ -22,6 +22,7 @@ writer opening a version-1 journal drops it and marks the journal version 2, and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, RunError
 from pipeline.files import utc_now_iso
 from pipeline.journal.records import Known, Recorded
 from pipeline.outcomes import Outcome, Status
@@ -179,13 +180,35 @@ class Journal:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise self._unwritable(err) from err
         try:
             yield self._db
+        except sqlite3.Error as err:
+            self._rollback()
+            raise self._unwritable(err) from err
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise self._unwritable(err) from err
+
+    def _rollback(self) -> None:
+        # A failed COMMIT (a full disk) may already have ended the transaction: nothing left to undo.
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+
+    def _unwritable(self, err: sqlite3.Error) -> RunError:
+        """A journal that cannot take a write stops the run (exit 3), naming the file and the cause."""
+        return RunError(
+            f"the journal {self.path} could not be written ({err}); free space or fix its permissions, "
+            "then go on with --resume: every batch committed before this point is kept"
+        )
 
     # --- runs ---------------------------------------------------------------------------------------
     def start_run(

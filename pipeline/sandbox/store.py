@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
 from pipeline.sandbox import config as demo
 from pipeline.sandbox.enrich import Outcome
 from pipeline.sandbox.records import API, KINDS, ClaimKey, Kind, record_claims
@@ -209,11 +210,14 @@ class Store:
             self._db.commit()
 
     def _open(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(_SCHEMA_SQL)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        rows = self._db.execute("SELECT collection, id, seq, body FROM records ORDER BY seq").fetchall()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.executescript(_SCHEMA_SQL)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            rows = self._db.execute("SELECT collection, id, seq, body FROM records ORDER BY seq").fetchall()
+        except (OSError, sqlite3.Error) as err:
+            raise ConfigError(f"{path} is not a usable sandbox state file ({err}); name a new file") from err
         for collection, record_id, seq, body in rows:
             if collection not in self._records:
                 continue

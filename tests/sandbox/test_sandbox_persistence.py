@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sandbox_ops import Api, contact_op, email_id, ext_id, org_op
 
+from pipeline.errors import ConfigError
 from pipeline.sandbox import SandboxConfig, run_sandbox
 
 
@@ -51,3 +53,12 @@ def test_without_state_a_restart_starts_empty() -> None:
     with run_sandbox(rate_limit=0) as sb:
         assert sb.store.count("contacts") == 0
         assert sb.store.count("externalsources") == 1  # the demo source
+
+
+def test_a_state_file_that_is_not_a_database_is_refused_naming_it(tmp_path: Path) -> None:
+    """--sandbox-state pointing at some other file is a one-line configuration error, not a crash."""
+    state = tmp_path / "notes.db"
+    state.write_text("shopping list\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.db is not a usable sandbox state file"):
+        run_sandbox(SandboxConfig(state_path=state)).__enter__()
+    assert state.read_text(encoding="utf-8") == "shopping list\n", "the file was left as it was"
