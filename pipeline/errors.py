@@ -118,4 +118,13 @@ class TransientApiError(ApiError):
 
 
 class TerminalApiError(ApiError):
-    """A 4xx other than 429: retrying cannot help."""
+    """A 4xx other than 429: retrying cannot help.
+
+    ``after_lost_answer`` says an earlier attempt of the same request may have reached the server without
+    its answer reaching us (a dropped connection or a 5xx, then a retry): a 404 to a retried DELETE then
+    most likely means that earlier attempt deleted the record.
+    """
+
+    def __init__(self, message: str, *, after_lost_answer: bool = False, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.after_lost_answer = after_lost_answer

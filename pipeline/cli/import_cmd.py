@@ -16,6 +16,7 @@ from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_displ
 from pipeline.cli.runs_cmd import explicit_options, journal_option
 from pipeline.cli.summary import render_import_summary
 from pipeline.importing.job import ImportOptions, Progress, import_file
+from pipeline.importing.plan import BLANKS_MODES, Blanks
 from pipeline.journal.run import Resume
 from pipeline.prepare.stage import PrepareOptions
 from pipeline.report.summary import ImportResult
@@ -58,6 +59,13 @@ _SEND_OPTIONS = [
     click.option(
         "--full", is_flag=True, help="Send every record, even those unchanged since their last push."
     ),
+    click.option(
+        "--blanks",
+        type=click.Choice(BLANKS_MODES),
+        default=_DEFAULTS.blanks,
+        show_default=True,
+        help="An empty cell in a column FILE has: keep the value stored in Genesys, or clear it.",
+    ),
 ]
 
 
@@ -76,6 +84,7 @@ def import_options(command: F) -> F:
         concurrency: int | None,
         dry_run: bool,
         full: bool,
+        blanks: Blanks,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -88,6 +97,7 @@ def import_options(command: F) -> F:
             concurrency=concurrency,
             dry_run=dry_run,
             full=full,
+            blanks=blanks,
         )
         return command(*args, options=options, **kwargs)
 

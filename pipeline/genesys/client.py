@@ -244,6 +244,7 @@ class GenesysClient:
             )
             raise budget.signal(error, throttled=True, wait_s=0.0)
         if status >= 500:
+            budget.lost_answer = True
             error = TransientApiError(
                 f"{where}: {message}", status=status, code=code, method=method, url=path
             )
@@ -257,7 +258,12 @@ class GenesysClient:
                 )
             raise budget.signal(error)
         raise TerminalApiError(
-            f"{where}: {code or 'error'}: {message}", status=status, code=code, method=method, url=path
+            f"{where}: {code or 'error'}: {message}",
+            status=status,
+            code=code,
+            method=method,
+            url=path,
+            after_lost_answer=budget.lost_answer,
         )
 
     def _transport_failure(
@@ -272,6 +278,8 @@ class GenesysClient:
                 method=method,
                 url=path,
             )
+        if may_have_been_sent(exc):
+            budget.lost_answer = True
         if may_have_been_sent(exc) and not idempotent:
             return TransientApiError(
                 f"{what}, after the request was sent; not retried: a replay is not known to be safe",
@@ -371,6 +379,24 @@ class GenesysClient:
         _check_kind(kind)
         response = await self.request("GET", f"{API}/{kind}/{quote(id, safe='')}")
         return _json(response)
+
+    async def delete(self, kind: Kind, id: str) -> bool:
+        """Delete one contact or organization by its Genesys id: True when this call deleted it, False
+        when there was no such record.
+
+        DELETE is idempotent, so it is retried after a dropped connection or a 5xx like a read. A 404 to
+        such a retry means the lost attempt did the deleting (True); a 404 to the first attempt that
+        could have reached the server means the record was not there (False). The body of the answer is
+        not read: 200 and 204 both mean done.
+        """
+        _check_kind(kind)
+        try:
+            await self.request("DELETE", f"{API}/{kind}/{quote(id, safe='')}")
+        except TerminalApiError as exc:
+            if exc.status == 404:
+                return exc.after_lost_answer
+            raise
+        return True
 
 
 def matches_external_id_first(operation: Mapping[str, Any]) -> bool:

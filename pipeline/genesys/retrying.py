@@ -45,6 +45,8 @@ class AttemptBudget:
     backoff_max_s: float
     failures: int = 0
     throttles: int = 0
+    # An attempt failed after it may have reached the server (a 5xx, or a transport error after sending).
+    lost_answer: bool = False
 
     def signal(
         self, error: TransientApiError, *, throttled: bool = False, wait_s: float | None = None

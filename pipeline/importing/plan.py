@@ -19,6 +19,9 @@ import polars as pl
 from pipeline.fields import CONTACT_KEY, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
 
 Kind = Literal["contact", "organization"]
+# What an empty cell of a column the file has does to the stored field: nothing (keep), or clear it.
+Blanks = Literal["keep", "clear"]
+BLANKS_MODES: tuple[Blanks, ...] = ("keep", "clear")
 
 # The key columns become identifiers, not record fields.
 _KEY_COLUMNS = {CONTACT_KEY, ORGANIZATION_KEY}
@@ -40,6 +43,7 @@ class PlanOptions:
     organization_schema: dict[str, Any] | None = None
     match: tuple[str, ...] = ()
     action: str = "Upsert"
+    blanks: Blanks = "keep"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ def _salt(kind: Kind, options: PlanOptions) -> str:
         "match": list(options.match) if kind == "contact" else [],
         "action": options.action,
     }
+    if options.blanks != "keep":
+        # Only when not the default, so fingerprints recorded before --blanks existed still match.
+        settings["blanks"] = options.blanks
     return json.dumps(settings, sort_keys=True)
 
 
@@ -82,9 +89,12 @@ def _schema(kind: Kind, options: PlanOptions) -> dict[str, Any] | None:
     return options.contact_schema if kind == "contact" else options.organization_schema
 
 
-def fingerprint_source(columns: Sequence[str], salt: str, schema: dict[str, Any] | None = None) -> pl.Expr:
+def fingerprint_source(
+    columns: Sequence[str], salt: str, schema: dict[str, Any] | None = None, *, blanks: Blanks = "keep"
+) -> pl.Expr:
     """Per row, the text whose hash is the record's fingerprint: a JSON array of the salt, then one
     ``{"name": value}`` object per non-null data column in name order (and the custom-field schema).
+    With ``blanks="clear"`` null columns are in it too (``{"name": null}``): each of them clears a field.
 
     JSON makes the text unambiguous: it decodes back to exactly these pairs, so two different records
     cannot share it whatever their values hold (separators, quotes, braces). Polars writes each object, so
@@ -96,14 +106,18 @@ def fingerprint_source(columns: Sequence[str], salt: str, schema: dict[str, Any]
     id resolved at push time, while the Account ID it comes from is, so a contact that moves is re-sent.
     """
     data = sorted(c for c in columns if c != "source_rows")
+    clear = blanks == "clear"
     parts = [
-        pl.when(pl.col(c).is_not_null()).then(pl.struct(pl.col(c).cast(pl.String)).struct.json_encode())
+        pl.when(pl.col(c).is_not_null() | clear).then(
+            pl.struct(pl.col(c).cast(pl.String)).struct.json_encode()
+        )
         for c in data
     ]
     custom = [c for c in data if ".customFields." in c]
     if schema is not None and custom:
-        # The schema reference goes only into records that carry custom fields, as in the payload.
-        has_custom = pl.any_horizontal([pl.col(c).is_not_null() for c in custom])
+        # The schema reference goes only into records that carry custom fields, as in the payload (where
+        # clearing one counts as carrying it).
+        has_custom = pl.lit(True) if clear else pl.any_horizontal([pl.col(c).is_not_null() for c in custom])
         parts.append(pl.when(has_custom).then(pl.lit(_canonical({"schema": schema}))))
     items = pl.concat_str([pl.lit(_canonical(salt)), *parts], separator=",", ignore_nulls=True)
     return (pl.lit("[") + items + pl.lit("]")).alias(_FINGERPRINT)
@@ -153,6 +167,16 @@ class _Slot:
     column: str
     path: tuple[str, ...]
     convert: Callable[[str], Any]
+    is_list: bool = False
+
+    @property
+    def rule(self) -> dict[str, str]:
+        """The field rule that makes a null clear this field: null always wins, and an array is replaced
+        (by nothing) rather than combined with the stored one."""
+        rule = {"field": "$." + ".".join(self.path), "action": "AlwaysUseProvided"}
+        if self.is_list:
+            rule["arrayAction"] = "Replace"
+        return rule
 
 
 def _slots(columns: Sequence[str], specs: Specs, kind: Kind) -> list[_Slot]:
@@ -163,21 +187,29 @@ def _slots(columns: Sequence[str], specs: Specs, kind: Kind) -> list[_Slot]:
         spec = specs.get(column)
         if spec is None:
             continue
-        slots.append(_Slot(column, tuple(spec.path.split(".")), _converter(spec)))
+        is_list = spec.type is FieldType.LIST
+        slots.append(_Slot(column, tuple(spec.path.split(".")), _converter(spec), is_list))
     return slots
 
 
-def _record(row: dict[str, Any], slots: list[_Slot]) -> dict[str, Any]:
+def _record(row: dict[str, Any], slots: list[_Slot], blanks: Blanks) -> tuple[dict[str, Any], list[_Slot]]:
+    """The record a row writes, and the slots it clears (its null columns, with ``blanks="clear"``)."""
     record: dict[str, Any] = {}
+    cleared = []
     for slot in slots:
         value = row.get(slot.column)
-        if value is None:
+        if value is None and blanks == "keep":
             continue
         target = record
         for part in slot.path[:-1]:
             target = target.setdefault(part, {})
-        target[slot.path[-1]] = slot.convert(value)
-    return record
+        if value is None:
+            # Null, not omitted: the rule below applies to it either way, but null says what is meant.
+            target[slot.path[-1]] = None
+            cleared.append(slot)
+        else:
+            target[slot.path[-1]] = slot.convert(value)
+    return record, cleared
 
 
 def _external_id(source_id: str, value: str) -> dict[str, Any]:
@@ -188,39 +220,47 @@ def _identifier(source_id: str, value: str) -> dict[str, Any]:
     return {"type": "ExternalId", "value": value, "externalSource": {"id": source_id}}
 
 
-def _common(key: str, options: PlanOptions) -> dict[str, Any]:
+def _common(key: str, options: PlanOptions, cleared: Sequence[_Slot] = ()) -> dict[str, Any]:
     body: dict[str, Any] = {"id": key, "action": options.action}
     if options.division_id:
         body["division"] = {"id": options.division_id}
     body["matchingIdentifiers"] = [_identifier(options.external_source_id, key)]
+    if cleared:
+        # Per field, so the default (PreferProvided: null keeps the stored value) holds for every other one.
+        body["fieldRules"] = {"rules": [slot.rule for slot in cleared]}
     return body
 
 
 def _records(
     frame: pl.DataFrame, specs: Specs, options: PlanOptions, kind: Kind, chunk_size: int
-) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], str]]:
-    """Per row of a grouped frame: the row, its key, the record it writes (``externalIds`` carrying the
-    key, the schema reference when it has custom fields) and its fingerprint."""
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]]:
+    """Per row of a grouped frame: the row, the operation's common part (with the field rules clearing
+    its blanks), the record it writes (``externalIds`` carrying the key, the schema reference when it has
+    custom fields) and its fingerprint.
+
+    The frame's data columns are the ones the file has (or the mapping sets), so with
+    ``blanks="clear"`` only fields the file speaks of are ever cleared.
+    """
     slots = _slots(frame.columns, specs, kind)
     schema = _schema(kind, options)
     key_column = CONTACT_KEY if kind == "contact" else ORGANIZATION_KEY
-    fingerprint = fingerprint_source(frame.columns, _salt(kind, options), schema)
+    fingerprint = fingerprint_source(frame.columns, _salt(kind, options), schema, blanks=options.blanks)
     for chunk in frame.iter_slices(chunk_size):
         for row in chunk.with_columns(fingerprint).iter_rows(named=True):
             key = row[key_column]
-            record = _record(row, slots)
+            record, cleared = _record(row, slots, options.blanks)
             record["externalIds"] = [_external_id(options.external_source_id, key)]
             if schema and "customFields" in record:
                 record["schema"] = schema
-            yield row, key, record, _digest(row[_FINGERPRINT])
+            yield row, _common(key, options, cleared), record, _digest(row[_FINGERPRINT])
 
 
 def organization_operations(
     organizations: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Account ID, matched by the Account ID as ExternalId of the external source."""
-    for row, key, record, fingerprint in _records(organizations, specs, options, "organization", chunk_size):
-        body = _common(key, options)
+    for row, body, record, fingerprint in _records(organizations, specs, options, "organization", chunk_size):
+        key = row[ORGANIZATION_KEY]
         body["externalOrganization"] = record
         yield Operation("organization", key, body, tuple(row["source_rows"]), fingerprint=fingerprint)
 
@@ -230,8 +270,8 @@ def contact_operations(
 ) -> Iterator[Operation]:
     """One Upsert per Contact ID; the organization link is filled in by :func:`link_organization`."""
     match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in options.match]
-    for row, key, record, fingerprint in _records(contacts, specs, options, "contact", chunk_size):
-        body = _common(key, options)
+    for row, body, record, fingerprint in _records(contacts, specs, options, "contact", chunk_size):
+        key = row[CONTACT_KEY]
         for kind, columns in match_columns:
             for column in columns:
                 value = row.get(column)

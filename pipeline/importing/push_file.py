@@ -20,10 +20,13 @@ from pipeline.destination import (
     resolve_external_source,
     resolve_schema,
 )
+from pipeline.errors import ConfigError
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
 from pipeline.importing.plan import (
+    BLANKS_MODES,
+    Blanks,
     Kind,
     Operation,
     PlanOptions,
@@ -60,6 +63,14 @@ class ImportOptions:
     dry_run: bool = False
     # Send every record, even those identical to their last successful push (change-only is the default).
     full: bool = False
+    # An empty cell in a column the file has: leave the stored field alone (keep) or clear it (clear).
+    blanks: Blanks = "keep"
+
+    def __post_init__(self) -> None:
+        # A bad option is reported before any file is read.
+        if self.blanks not in BLANKS_MODES:
+            modes = " or ".join(repr(m) for m in BLANKS_MODES)
+            raise ConfigError(f"--blanks must be {modes}, not {self.blanks!r}")
 
 
 # Statuses that count as errors in the live progress.
@@ -314,6 +325,7 @@ async def _plan_options(
             custom_fields(grouped.organizations.columns, "organization"),
         ),
         match=options.match,
+        blanks=options.blanks,
     )
 
 

@@ -19,7 +19,8 @@ INVALID_VALUE = "invalid.value"
 NOT_FOUND = "not.found"
 ENTITY_EXISTS = "entity.exists"
 IDENTIFIER_CONFLICT = "identifier.conflict"
-NAME_CONFLICT = "conflict"
+CONFLICT = "conflict"
+NAME_CONFLICT = CONFLICT
 BAD_CREDENTIALS = "bad.credentials"
 TOO_MANY_REQUESTS = "too.many.requests.retry.after"
 

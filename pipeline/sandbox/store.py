@@ -96,6 +96,17 @@ class Store:
         with self.lock:
             return self._claims.get(key)
 
+    def linked_contacts(self, organization_id: str, limit: int) -> list[str]:
+        """The ids of up to ``limit`` contacts whose ``externalOrganization`` is this organization."""
+        with self.lock:
+            found = []
+            for contact in self._records["contacts"].values():
+                if (contact.get("externalOrganization") or {}).get("id") == organization_id:
+                    found.append(contact["id"])
+                    if len(found) >= limit:
+                        break
+            return found
+
     def count(self, collection: str) -> int:
         with self.lock:
             return len(self._records[_name(collection)])

@@ -9,7 +9,15 @@ from starlette.routing import Route
 
 from pipeline.sandbox.handlers import Handler, Reply, api, json_body
 from pipeline.sandbox.paging import listing
-from pipeline.sandbox.problems import NOT_FOUND, EntityError, Problems, bad_request, not_found
+from pipeline.sandbox.problems import (
+    CONFLICT,
+    NOT_FOUND,
+    EntityError,
+    Problems,
+    bad_request,
+    detail,
+    not_found,
+)
 from pipeline.sandbox.records import API, CONTACT, ORGANIZATION, Kind
 from pipeline.sandbox.state import SandboxState
 from pipeline.sandbox.store import Store
@@ -57,12 +65,29 @@ def get_record(store: Store, kind: Kind) -> Handler:
     return handler
 
 
+# How many of the contacts that keep an organization from being deleted the error names.
+LINKED_SHOWN = 5
+
+
 def delete_record(store: Store, kind: Kind) -> Handler:
+    """``DELETE``: 200 ``{}`` and the record's identifiers released, or 404; an organization that contacts
+    still link to is refused (409), since nothing documents what becomes of their link (docs/sandbox.md)."""
+
     @api
     async def handler(request: Request) -> Reply:
         record_id = next(iter(request.path_params.values()))
-        if not store.delete(kind.collection, record_id):
-            raise not_found(f"{kind.label} {record_id}")
+        with store.transaction():
+            if kind is ORGANIZATION and (linked := store.linked_contacts(record_id, LINKED_SHOWN + 1)):
+                shown = ", ".join(linked[:LINKED_SHOWN]) + (", ..." if len(linked) > LINKED_SHOWN else "")
+                raise EntityError(
+                    409,
+                    CONFLICT,
+                    f"{kind.label} {record_id} still has linked contacts ({shown}): "
+                    "delete or relink them first",
+                    [detail("externalOrganization.id", c, "links here") for c in linked[:LINKED_SHOWN]],
+                )
+            if not store.delete(kind.collection, record_id):
+                raise not_found(f"{kind.label} {record_id}")
         return 200, {}
 
     return handler
