@@ -14,7 +14,7 @@ from sandbox_support import sandbox_settings
 from pipeline.cli import cli
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.journal.records import BatchRecord, BatchTiming
-from pipeline.journal.store import SCHEMA_VERSION, Journal
+from pipeline.journal.store import SCHEMA_VERSION, Journal, RunState
 from pipeline.outcomes import Outcome, Status
 from pipeline.report.html import ErrorCode, ErrorExample, RunReport, build_html, throughput
 from pipeline.sandbox import SandboxConfig, run_sandbox
@@ -199,3 +199,45 @@ def test_html_over_the_input_file_is_refused(tmp_path: Path, flag_command: list[
     assert result.exit_code == 2, result.output
     assert "--html" in result.output
     assert "Traceback" not in result.output
+
+
+def test_export_html_counts_what_was_written_and_links_the_manifest(tmp_path: Path) -> None:
+    """An export's page counts the records the sandbox held and links the file and its manifest."""
+    state = tmp_path / "sb.db"
+    with run_sandbox(SandboxConfig(rate_limit=0, state_path=state)) as sb:
+        import_file(
+            _write(tmp_path / "in.csv", [["C-1", "Ann", "Lee", "a@x.org", "A-1", "Acme"]]),
+            sandbox_settings(sb), ImportOptions(create_source=True), report_path=tmp_path / "rec.csv",
+        )  # fmt: skip
+        stored = (sb.store.count("contacts"), sb.store.count("organizations"))
+    page_path = tmp_path / "out" / "export.html"
+    result = CliRunner().invoke(
+        cli, ["export", "--sandbox", "--sandbox-state", str(state), "--out", str(tmp_path / "out" / "e.csv"),
+              "--html", str(page_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = page_path.read_text(encoding="utf-8")
+    assert f"exported contacts: {stored[0]}" in page
+    assert f"exported organizations: {stored[1]}" in page
+    assert 'href="e.csv.manifest.json"' in page
+
+
+def test_runs_show_html_falls_back_to_the_journal_when_the_report_is_gone(tmp_path: Path) -> None:
+    """Without the reconciliation file the errors come from the journal, named by record key."""
+    journal = tmp_path / "journal.db"
+    with Journal(journal) as db:
+        run = db.start_run("in.csv", "abc", {}, dry_run=False)
+        failed = Outcome("contact", "C-7", Status.FAILED, (3,), error_code="bad.email",
+                         error_message="ann.lee@example.com is refused")  # fmt: skip
+        db.record(run, [failed], batch=1, session=1, fingerprints={}, scope=None)
+        db.finish_run(run, RunState.COMPLETED, report_path=str(tmp_path / "gone.csv"))
+    page_path = tmp_path / "run.html"
+    result = CliRunner().invoke(
+        cli, ["runs", "--journal", str(journal), "show", str(run), "--html", str(page_path)]
+    )
+    assert result.exit_code == 0, result.output
+    page = page_path.read_text(encoding="utf-8")
+    assert "bad.email" in page
+    assert "contact C-7" in page
+    assert "ann.lee@example.com" not in page
+    assert "reconciliation file is not there" in page
