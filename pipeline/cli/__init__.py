@@ -20,6 +20,7 @@ def _interrupted_while_loading() -> SystemExit:
 
 try:
     import logging
+    from pathlib import Path
     from typing import Any
 
     import click
@@ -27,6 +28,7 @@ try:
     from pipeline import __version__
     from pipeline.errors import PipelineError, RunError
     from pipeline.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, scrub
+    from pipeline.profiles import CONFIG_NAME, find_config, load_profile
 except KeyboardInterrupt:
     raise _interrupted_while_loading() from None
 
@@ -84,9 +86,29 @@ class PipelineGroup(click.Group):
 @click.option(
     "--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True, help="Log line format."
 )
-def cli(log_level: str, log_format: str) -> None:
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Config file with [profile.NAME] tables (default: ./{CONFIG_NAME} if there is one).",
+)
+@click.option(
+    "--profile", help="Profile of the config file to use; flags and GENESYS_* variables win over it."
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, log_level: str, log_format: str, config: Path | None, profile: str | None
+) -> None:
     """Move customer records between spreadsheets and Genesys Cloud External Contacts."""
     configure_logging(log_level, log_format)
+    if ctx.invoked_subcommand == "init":
+        return  # init writes the config file: a broken one must not stop it
+    from pipeline.cli.connection import PROFILE_META
+
+    chosen = load_profile(find_config(config), profile)
+    if chosen is not None:
+        # Click uses default_map only for options the command line does not give: flags win.
+        ctx.default_map = chosen.command_defaults()
+        ctx.meta[PROFILE_META] = chosen
 
 
 def _register() -> None:
@@ -106,6 +128,9 @@ def _register() -> None:
     from pipeline.cli import runs_cmd
 
     cli.add_command(runs_cmd.runs)
+    from pipeline.cli import init_cmd
+
+    cli.add_command(init_cmd.init)
 
 
 try:

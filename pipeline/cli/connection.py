@@ -7,6 +7,7 @@ and as whom), :func:`rate_limit_option`, and :func:`sandbox_options` (run agains
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,17 @@ from typing import TypeVar
 import click
 
 from pipeline.genesys.settings import DEFAULT_RATE_LIMIT_PER_MINUTE, ClientSettings, settings_from
+from pipeline.profiles import Profile, resolve_connection
+
+# Where the command group keeps the chosen profile (ctx.meta is shared by every context of a command line).
+PROFILE_META = "contacts_pipeline.profile"
+
+
+def current_profile() -> Profile | None:
+    """The profile chosen for this command line (--profile or the config's default_profile), if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(PROFILE_META) if ctx is not None else None
+
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -74,8 +86,15 @@ def target(
     if sandbox and (region or base_url):
         raise click.UsageError("--sandbox runs against its own embedded API: drop --region/--base-url")
     if not sandbox:
+        chosen = resolve_connection(
+            region=region, base_url=base_url, client_id=client_id, env=os.environ, profile=current_profile()
+        )
         yield settings_from(
-            region=region, base_url=base_url, client_id=client_id, client_secret=None, rate_limit=rate_limit
+            region=chosen.region,
+            base_url=base_url,
+            client_id=chosen.client_id,
+            client_secret=chosen.client_secret,
+            rate_limit=rate_limit,
         )
         return
     from pipeline.sandbox import SandboxConfig, run_sandbox

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
+from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.progress import export_snapshot, progress_display
 from pipeline.cli.runs_cmd import JOURNAL_ENV
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
@@ -16,6 +17,7 @@ from pipeline.exporting.layout import COLUMNS_ALL, EXPORT_KINDS
 from pipeline.exporting.state import export_outputs
 from pipeline.files import check_outputs
 from pipeline.journal.store import DEFAULT_JOURNAL
+from pipeline.report.run_report import export_run_report
 
 DEFAULT_OUT_STEM = Path("out/export")
 
@@ -50,6 +52,7 @@ DEFAULT_OUT_STEM = Path("out/export")
 )
 @click.option("--excel", is_flag=True, help="CSV as UTF-8 with a byte-order mark, which Excel expects.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted export of the same file.")
+@html_option
 @api_options
 @rate_limit_option
 @sandbox_options
@@ -62,6 +65,7 @@ def export_(
     columns: str,
     excel: bool,
     resume: bool,
+    html: Path | None,
     region: str | None,
     base_url: str | None,
     client_id: str | None,
@@ -88,7 +92,9 @@ def export_(
     out = out or DEFAULT_OUT_STEM.with_suffix(f".{format_}")
     # The export's own files must not be what the run reads (the sandbox state, the import journal).
     journal = os.environ.get(JOURNAL_ENV) or DEFAULT_JOURNAL
-    check_outputs(export_outputs(out), {"--sandbox-state": sandbox_state, "the journal": journal})
+    check_outputs(
+        {**export_outputs(out), "--html": html}, {"--sandbox-state": sandbox_state, "the journal": journal}
+    )
     options = ExportOptions(
         kind=kind,  # type: ignore[arg-type]  # click.Choice checked it
         format=format_,  # type: ignore[arg-type]
@@ -110,6 +116,8 @@ def export_(
     with connection as settings, progress_display(progress, export_snapshot):
         result = export(out, settings, options, progress=progress)
     _render(result, external_source)
+    if html is not None:
+        write_page(export_run_report(result.manifest, result.path, result.manifest_path, html), html)
 
 
 def _render(result: ExportResult, external_source: str) -> None:

@@ -11,15 +11,19 @@ from typing import Any, TypeVar
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
+from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_display
 from pipeline.cli.runs_cmd import explicit_options, journal_option
 from pipeline.cli.summary import render_import_summary
+from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.importing.plan import BLANKS_MODES, Blanks
 from pipeline.journal.run import Resume
+from pipeline.journal.store import Journal
 from pipeline.prepare.stage import PrepareOptions
-from pipeline.report.summary import ImportResult
+from pipeline.report.run_report import import_run_report
+from pipeline.report.summary import ImportResult, summary_path
 
 DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")
@@ -126,6 +130,22 @@ def _render(result: ImportResult, journal: Path) -> None:
         raise click.exceptions.Exit(1)
 
 
+def _write_html(result: ImportResult, file: Path, journal: Path, page: Path) -> None:
+    """The HTML report of the run just done, its batches read back from the journal."""
+    summary = result.summary
+    batches = []
+    if summary.run_id is not None:
+        with Journal(journal, create=False) as db:
+            batches = db.batch_records(summary.run_id)
+    report = Path(summary.report_path) if summary.report_path else None
+    files = [
+        ("input file", file),
+        ("reconciliation file", report),
+        ("SUMMARY.json", summary_path(report) if report else None),
+    ]
+    write_page(import_run_report(summary.to_json(), result.report, batches, page, files), page)
+
+
 def _resume(value: str | None) -> Resume:
     """``--resume`` alone means the newest unfinished run of FILE; ``--resume 7`` names run 7."""
     if value is None:
@@ -149,6 +169,7 @@ def _resume(value: str | None) -> Resume:
     show_default=True,
     help="Reconciliation file to write; SUMMARY.json goes next to it.",
 )
+@html_option
 @prepare_options
 @api_options
 @import_options
@@ -168,6 +189,7 @@ def _resume(value: str | None) -> Resume:
 def import_(
     file: Path,
     report: Path,
+    html: Path | None,
     prepare: PrepareOptions,
     region: str | None,
     base_url: str | None,
@@ -197,6 +219,12 @@ def import_(
     holds the journal's lock); 130 interrupted by Ctrl-C (resumable with --resume).
     """
     run_to_resume = _resume(resume)
+    # The page must not land on what the run reads or writes; the rest is checked by import_file.
+    check_outputs(
+        {"--html": html},
+        {"the input file": file, "--mapping": prepare.mapping, "the journal": journal, "--report": report,
+         "the summary": summary_path(report)},
+    )  # fmt: skip
     if sandbox:
         options = replace(options, create_source=True)  # an embedded sandbox starts empty
     progress = Progress()
@@ -225,4 +253,6 @@ def import_(
         )
     for warning in not_yet_shown(result.warnings, progress.warnings):
         click.echo(f"Warning: {warning}", err=True)
+    if html is not None:
+        _write_html(result, file, journal, html)
     _render(result, journal)

@@ -10,9 +10,11 @@ from typing import TypeVar
 import click
 from click.core import ParameterSource
 
+from pipeline.cli.html_option import html_option, write_page
 from pipeline.journal.lock import lock_is_free
 from pipeline.journal.run import resume_command
 from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
+from pipeline.report.run_report import journal_run_report
 
 F = TypeVar("F", bound=Callable[..., object])
 JOURNAL_ENV = "CONTACTS_PIPELINE_JOURNAL"
@@ -108,19 +110,22 @@ def runs(ctx: click.Context, journal: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Run journal (default: the one given to `runs`).",
 )
+@html_option
 @click.pass_obj
-def show(journal: Path, run_id: int, journal_override: Path | None) -> None:
+def show(journal: Path, run_id: int, journal_override: Path | None, html: Path | None) -> None:
     """Print one run's summary, its counts and where its reconciliation file is.
 
     \b
     Example:
       contacts-pipeline runs show 3
+      contacts-pipeline runs show 3 --html out/run-3.html
     """
     journal = journal_override or journal
     db, live = _open(journal)
     with db:
         run = db.run(run_id)
         batches = db.batches(run_id) if run else 0
+        page = journal_run_report(db, run, html) if run is not None and html is not None else None
     if run is None:
         raise click.ClickException(f"no run {run_id} in {journal} (see `contacts-pipeline runs`)")
     state = _state(run, live)
@@ -147,3 +152,5 @@ def show(journal: Path, run_id: int, journal_override: Path | None) -> None:
         else:
             # Nothing was answered: a resume would be a new import under an old number.
             click.echo("resume       nothing was sent; run the import again (without --resume)")
+    if page is not None and html is not None:
+        write_page(page, html)

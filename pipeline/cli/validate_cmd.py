@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.files import check_outputs
 from pipeline.prepare.stage import PrepareOptions, ignored_columns_warning, listed_columns
 from pipeline.report.reconcile import write_report
+from pipeline.report.run_report import validation_run_report
 from pipeline.report.validation import ValidationReport, validate_file
 
 # Exit code when the file was read and checked but some rows are not valid (0 = all valid; 2 = the file
@@ -47,7 +49,8 @@ def render_summary(result: ValidationReport) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the reconciliation file (every input row plus its outcome) here.",
 )
-def validate(file: Path, prepare: PrepareOptions, report: Path | None) -> None:
+@html_option
+def validate(file: Path, prepare: PrepareOptions, report: Path | None, html: Path | None) -> None:
     """Check FILE without calling any API and print a summary.
 
     Exit status: 0 when every row is valid, 1 when some rows are invalid or in conflict, 2 when the file
@@ -55,14 +58,18 @@ def validate(file: Path, prepare: PrepareOptions, report: Path | None) -> None:
 
     \b
     Example:
-      contacts-pipeline validate samples/contacts.csv --report out/validation.csv
+      contacts-pipeline validate samples/contacts.csv --report out/validation.csv --html out/validation.html
     """
-    check_outputs({"--report": report}, {"the input file": file, "--mapping": prepare.mapping})
+    check_outputs(
+        {"--report": report, "--html": html}, {"the input file": file, "--mapping": prepare.mapping}
+    )
     result = validate_file(file, prepare)
     for line in render_summary(result):
         click.echo(line)
     if report is not None:
         written = write_report(result.report, report)
         click.echo(f"Report written to {written}")
+    if html is not None:
+        write_page(validation_run_report(file, result.report, html, report), html)
     if not result.summary.all_valid:
         raise click.exceptions.Exit(EXIT_SOME_INVALID)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError, ApiUnavailableError, TerminalApiError
 from pipeline.genesys.client import MAX_BULK_ENTITIES
 from pipeline.genesys.models import Kind
 from pipeline.importing.plan import Operation, batched
+from pipeline.journal.records import BatchTiming
 from pipeline.outcomes import Outcome, Status
 
 # Entities per bulk request: the API's limit, which the client enforces.
@@ -79,7 +82,17 @@ class PushStats:
     entity_retries: int = 0
 
 
-BatchCallback = Callable[[list[Outcome]], Awaitable[None] | None]
+BatchCallback = Callable[[list[Outcome], BatchTiming], Awaitable[None] | None]
+# Wall-clock seconds since the epoch: batch times go into the journal and the HTML report's throughput plot.
+Clock = Callable[[], float]
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def batch_timing(started: float, ended: float, attempts: int) -> BatchTiming:
+    return BatchTiming(_iso(started), _iso(ended), round(max(0.0, ended - started), 3), attempts)
 
 
 def default_concurrency(rate_limit_per_minute: int) -> int:
@@ -185,12 +198,20 @@ def skipped(op: Operation, code: str, message: str) -> Outcome:
 
 
 async def _send_batch(
-    client: BulkSender, endpoint: Kind, batch: list[Operation], *, dry_run: bool, stats: PushStats
+    client: BulkSender,
+    endpoint: Kind,
+    batch: list[Operation],
+    *,
+    dry_run: bool,
+    stats: PushStats,
+    attempts: list[int],
 ) -> list[Outcome]:
+    """The batch's outcomes; ``attempts`` gets one item per bulk request it took."""
     pending = {op.key: op for op in batch}
     outcomes: list[Outcome] = []
     for attempt in range(ENTITY_RETRY_ROUNDS + 1):
         ops = list(pending.values())
+        attempts.append(attempt)
         try:
             response = await client.bulk_enrich(endpoint, [op.body for op in ops], dry_run=dry_run)
         except ApiError as err:
@@ -240,8 +261,11 @@ async def push(
     dry_run: bool = False,
     on_batch: BatchCallback | None = None,
     stats: PushStats | None = None,
+    clock: Clock = time.time,
 ) -> list[Outcome]:
-    """Push every operation in bulk batches; one outcome per operation, in no particular order."""
+    """Push every operation in bulk batches; one outcome per operation, in no particular order.
+
+    ``on_batch`` gets each batch's outcomes and its timing (read from ``clock``)."""
     stats = stats if stats is not None else PushStats()
     results: list[Outcome] = []
 
@@ -252,10 +276,13 @@ async def push(
         # Workers share one iterator: each takes the next batch when it is free, so a slow batch
         # never holds the others back and a million operations never become 100k pending tasks.
         for batch in batches:
-            outcomes = await _send_batch(client, endpoint, batch, dry_run=dry_run, stats=stats)
+            started, attempts = clock(), list[int]()
+            outcomes = await _send_batch(
+                client, endpoint, batch, dry_run=dry_run, stats=stats, attempts=attempts
+            )
             results.extend(outcomes)
             if on_batch is not None:
-                maybe = on_batch(outcomes)
+                maybe = on_batch(outcomes, batch_timing(started, clock(), len(attempts)))
                 if maybe is not None:
                     await maybe
             # A request counts as failed when none of its records got an answer, a lookup finding them

@@ -38,7 +38,7 @@ from pipeline.importing.plan import (
 from pipeline.importing.push import PushStats, default_concurrency, push, skipped
 from pipeline.importing.settle import reuse_recorded, skip_unchanged
 from pipeline.journal.ledger import RunLedger
-from pipeline.journal.records import Known, Recorded
+from pipeline.journal.records import BatchTiming, Known, Recorded
 from pipeline.outcomes import Outcome, Status
 from pipeline.prepare.group import Grouped
 from pipeline.report.merge import merge_outcomes
@@ -262,9 +262,11 @@ class _Settle:
             self._ids[kind] = {k: v.genesys_id for k, v in self.ledger.known(self.scope, kind).items()}
         return self._ids[kind]
 
-    def record(self, outcomes: list[Outcome], *, answered: bool = True) -> None:
+    def record(
+        self, outcomes: list[Outcome], *, answered: bool = True, timing: BatchTiming | None = None
+    ) -> None:
         if self.ledger is not None:
-            self.ledger.record(outcomes, self.fingerprints, self.scope, answered=answered)
+            self.ledger.record(outcomes, self.fingerprints, self.scope, answered=answered, timing=timing)
 
 
 @dataclass
@@ -340,10 +342,10 @@ class _FilePush:
     settle: _Settle
     stats: PushStats = field(default_factory=PushStats)
 
-    def on_batch(self, outcomes: list[Outcome]) -> None:
+    def on_batch(self, outcomes: list[Outcome], timing: BatchTiming) -> None:
         # Journal first: a batch is done only once its outcomes are committed. Records whose request
         # failed as a whole were not answered; a resumed run sends them again.
-        self.settle.record([o for o in outcomes if o.answered])
+        self.settle.record([o for o in outcomes if o.answered], timing=timing)
         self.progress.record(outcomes)
 
     def send(self, operations: list[Operation], endpoint: ApiKind) -> Awaitable[list[Outcome]]:

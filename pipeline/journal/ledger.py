@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from pipeline.journal.records import Known, Recorded
+from pipeline.journal.records import BatchTiming, Known, Recorded
 from pipeline.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -56,8 +56,10 @@ class RunLedger:
         scope: str | None,
         *,
         answered: bool = True,
+        timing: BatchTiming | None = None,
     ) -> None:
-        """Record outcomes; ``answered`` ones came back from a bulk request and get a batch number."""
+        """Record outcomes; ``answered`` ones came back from a bulk request and get a batch number (and
+        their batch's ``timing``, when given)."""
         if not outcomes:
             return
         batch = 0
@@ -71,4 +73,5 @@ class RunLedger:
             session=self.session,
             fingerprints=fingerprints,
             scope=None if self.dry_run else scope,
+            timing=timing if answered else None,
         )

@@ -23,3 +23,27 @@ class Recorded:
     genesys_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchTiming:
+    """How one bulk batch went: when it was sent and answered, and how many requests it took."""
+
+    started_at: str
+    ended_at: str
+    duration_s: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One row of ``batches``."""
+
+    batch: int
+    session: int
+    kind: str
+    records: int
+    attempts: int
+    started_at: str
+    ended_at: str
+    duration_s: float

@@ -16,8 +16,13 @@ Account ID) and the API's error messages, which the reconciliation file needs. O
 guaranteed by the lock of :mod:`pipeline.journal.lock`. WAL mode lets ``contacts-pipeline runs`` read
 while a run writes.
 
+* ``batches``: per answered bulk batch, its records, attempts (entity retry rounds included), and when
+  it started and ended, for the HTML report's slowest batches and throughput over time.
+
 Schema versions: 1 also had an ``accounts`` table (Account ID -> organization id) that nothing read; a
-writer opening a version-1 journal drops it and marks the journal version 2, and readers accept both.
+writer opening a version-1 journal drops it and marks the journal version 2. Version 3 added
+``batches``; a writer creates it, and readers of an older journal (which had no batch timing) see no
+batches. Readers accept 1, 2 and 3.
 """
 
 from __future__ import annotations
@@ -34,14 +39,15 @@ from typing import Any
 
 from pipeline.errors import ConfigError, RunError
 from pipeline.files import utc_now_iso
-from pipeline.journal.records import Known, Recorded
+from pipeline.journal.records import BatchRecord, BatchTiming, Known, Recorded
 from pipeline.outcomes import Outcome, Status
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Versions this code reads; a writer upgrades older ones in place, one step of _MIGRATIONS at a time.
-READABLE_VERSIONS = frozenset({1, 2})
-_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts"}  # version -> the SQL taking it to version + 1
+READABLE_VERSIONS = frozenset({1, 2, 3})
+# version -> the SQL taking it to version + 1 (_SCHEMA has already created any new table by then).
+_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts", 2: "SELECT 1"}
 # Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
 BUSY_TIMEOUT_MS = 5000
 
@@ -81,6 +87,17 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     genesys_id TEXT,
     run_id INTEGER NOT NULL,
     PRIMARY KEY (scope, kind, key));
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    batch INTEGER NOT NULL,
+    session INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    PRIMARY KEY (run_id, batch));
 """
 
 _SENT = (Status.CREATED, Status.UPDATED)
@@ -322,6 +339,27 @@ class Journal:
         ).fetchone()
         return int(row[0])
 
+    def batch_records(self, run_id: int) -> list[BatchRecord]:
+        """The run's timed batches in batch order; none for a journal older than version 3."""
+        try:
+            rows = self._db.execute(
+                "SELECT batch, session, kind, records, attempts, started_at, ended_at, duration_s "
+                "FROM batches WHERE run_id = ? ORDER BY batch",
+                (run_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []  # no such table: an older journal opened read-only
+        return [BatchRecord(*row) for row in rows]
+
+    def failures(self, run_id: int) -> list[tuple[str, str, str, str]]:
+        """``(kind, key, error_code, error_message)`` of every recorded outcome with an error."""
+        rows = self._db.execute(
+            "SELECT kind, key, error_code, COALESCE(error_message, '') FROM outcomes "
+            "WHERE run_id = ? AND error_code IS NOT NULL ORDER BY kind, key",
+            (run_id,),
+        )
+        return [tuple(row) for row in rows]
+
     def recorded(self, run_id: int, kind: str) -> dict[str, Recorded]:
         rows = self._db.execute(
             "SELECT key, status, genesys_id, error_code, error_message FROM outcomes "
@@ -346,11 +384,20 @@ class Journal:
         session: int,
         fingerprints: Mapping[tuple[str, str], str],
         scope: str | None,
+        timing: BatchTiming | None = None,
     ) -> None:
         """Record one batch's outcomes in one transaction; with a ``scope`` also remember what was
-        pushed (fingerprints). Dry runs pass ``scope=None``: they wrote nothing."""
+        pushed (fingerprints). Dry runs pass ``scope=None``: they wrote nothing. A ``timing`` (answered
+        batches) goes into ``batches``."""
         outcomes = list(outcomes)
         with self._write() as db:
+            if timing is not None and outcomes:
+                db.execute(
+                    "INSERT OR REPLACE INTO batches (run_id, batch, session, kind, records, attempts, "
+                    "started_at, ended_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, batch, session, outcomes[0].kind, len(outcomes), timing.attempts,
+                     timing.started_at, timing.ended_at, timing.duration_s),
+                )  # fmt: skip
             db.executemany(
                 "INSERT OR REPLACE INTO outcomes (run_id, kind, key, status, genesys_id, error_code, "
                 "error_message, fingerprint, batch, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
