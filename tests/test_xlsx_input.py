@@ -24,6 +24,7 @@ from sandbox_support import sandbox_settings
 from pipeline.cli import cli
 from pipeline.errors import ConfigError, UnreadableFileError
 from pipeline.importing.job import ImportOptions, import_file
+from pipeline.journal.run import resume_options
 from pipeline.prepare.read import read_table
 from pipeline.prepare.workbook import padded_display
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -422,3 +423,9 @@ def test_only_failed_reads_an_xlsx_reconciliation_file(
     assert set(second.report["contact_status"]) == {"created"}
     assert second.summary.contacts == {"created": 1}
     assert sb.store.count("contacts") == 12
+
+
+def test_a_resume_refuses_another_sheet() -> None:
+    """A run started on one sheet cannot go on with another: its records would not add up."""
+    with pytest.raises(ConfigError, match="--sheet"):
+        resume_options(7, {"prepare": {"sheet": None}}, {"prepare": {"sheet": "Prospects"}}, {"sheet"})
