@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -429,3 +430,36 @@ def test_a_resume_refuses_another_sheet() -> None:
     """A run started on one sheet cannot go on with another: its records would not add up."""
     with pytest.raises(ConfigError, match="--sheet"):
         resume_options(7, {"prepare": {"sheet": None}}, {"prepare": {"sheet": "Prospects"}}, {"sheet"})
+
+
+def _prefixed(xml: str) -> str:
+    xml = xml.replace('xmlns="', 'xmlns:x="', 1)
+    return re.sub(r"<(/?)(?!\?)([a-zA-Z])", r"<\1x:\2", xml)
+
+
+def _unreferenced(xml: str) -> str:
+    return re.sub(r'<(c|row) r="[A-Z]*\d+"', r"<\1", xml)
+
+
+@pytest.mark.parametrize("rewrite", [_prefixed, _unreferenced], ids=["x-prefixed", "no-r-attributes"])
+def test_sheets_written_by_other_tools_read_alike(tmp_path: Path, rewrite: Any) -> None:
+    """A namespace prefix (x:row) or cells without their r reference, both valid OOXML, read the same."""
+    plain = tmp_path / "plain.xlsx"
+    book = sheet_with(plain, [["Contact ID", "Count"], [123456789012, "=1+1"], ["C2", 7]])
+    sheet = book.active
+    assert sheet is not None
+    sheet.row_dimensions[3].hidden = True
+    book.save(plain)
+    other = tmp_path / "other.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(other, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = rewrite(data.decode()).encode()
+            target.writestr(item, data)
+    expected = read_table(plain)
+    table = read_table(other)
+    assert table.frame.equals(expected.frame)
+    assert table.frame.rows() == [(2, "123456789012", None), (3, "C2", "7")]
+    assert table.warnings == expected.warnings
+    assert len(table.warnings) == 2

@@ -100,7 +100,8 @@ def read_table(path: str | Path, *, encoding: str | None = None, sheet: str | in
     frame = _drop_blank_header_columns(frame, path, warnings)
     frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
-        raise UnreadableFileError(f"{path}: the file has a header but no data rows")
+        where = "the file" if sheet_name is None else f"the sheet {sheet_name!r}"
+        raise UnreadableFileError(f"{path}: {where} has a header but no data rows")
     headers = tuple(c for c in frame.columns if c != SOURCE_ROW)
     return RawTable(
         frame=frame,
