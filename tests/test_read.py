@@ -411,8 +411,12 @@ def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("archive", "reason"),
     [
-        ({"xl/workbook.xml": "<x/>"}, r"Excel workbook \(.xlsx\), not a CSV file; save it as CSV \(UTF-8\)"),
-        ({"content.xml": "<x/>"}, r"an OpenDocument spreadsheet \(.ods\)"),
+        ({"xl/workbook.xml": "<x/>"}, r"is a damaged Excel workbook"),
+        (
+            {"xl/workbook.bin": "x"},
+            r"Excel binary workbook \(.xlsb\).*save it as an Excel workbook \(.xlsx\)",
+        ),
+        ({"content.xml": "<x/>"}, r"an OpenDocument spreadsheet \(.ods\), which this tool does not read"),
         ({"contacts.csv": "Contact ID\nC1\n"}, "is a zip archive, not a CSV file; extract"),
     ],
 )

@@ -1,7 +1,7 @@
 """The options that say how an input file is read and turned into records, shared by validate and import.
 
-:func:`prepare_options` adds ``--mapping``, ``--default-region``, ``--account-conflicts`` and ``--encoding``
-and hands the command one :class:`PrepareOptions` (keyword ``prepare``) built from them.
+:func:`prepare_options` adds ``--mapping``, ``--default-region``, ``--account-conflicts``, ``--encoding``
+and ``--sheet``, and hands the command one :class:`PrepareOptions` (keyword ``prepare``) built from them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def prepare_options(command: F) -> F:
         default_region: str,
         account_conflicts: Any,
         encoding: str | None,
+        sheet: str | None,
         **kwargs: Any,
     ) -> Any:
         prepare = PrepareOptions(
@@ -38,6 +39,7 @@ def prepare_options(command: F) -> F:
             default_region=default_region,
             account_conflicts=account_conflicts,
             encoding=encoding,
+            sheet=sheet,
         )
         return command(*args, prepare=prepare, **kwargs)
 
@@ -66,6 +68,12 @@ def prepare_options(command: F) -> F:
             "--encoding",
             metavar="NAME",
             help="Read the file in this encoding instead of detecting it; e.g. cp1252, latin-1, utf-16.",
+        ),
+        click.option(
+            "--sheet",
+            metavar="NAME|INDEX",
+            help="For an Excel workbook (.xlsx): the sheet to read, by name or 1-based position "
+            "(default: the first).",
         ),
     ]
     # Applied bottom-up, as stacked decorators would be, so --help lists them in the order above.

@@ -25,8 +25,9 @@ def render_summary(result: ValidationReport) -> list[str]:
     prepared = result.prepared
     raw = prepared.raw
     delimiter = {"\t": "tab"}.get(raw.delimiter, raw.delimiter)
+    how = f"sheet {raw.sheet!r}" if raw.sheet is not None else f"{raw.encoding}, delimiter {delimiter!r}"
     lines = [
-        f"Read {s.rows_read} rows from {raw.path} ({raw.encoding}, delimiter {delimiter!r})",
+        f"Read {s.rows_read} rows from {raw.path} ({how})",
         f"  valid contacts       {s.valid_contacts:>8}",
         f"  valid organizations  {s.valid_organizations:>8}",
         f"  invalid rows         {s.invalid_rows:>8}",

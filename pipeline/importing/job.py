@@ -188,7 +188,7 @@ def import_file(
     ) as run:
         if run.resumed:
             options, restored, file = _restored_options(run.options, options)
-            if restored.encoding != prepare.encoding:
+            if (restored.encoding, restored.sheet) != (prepare.encoding, prepare.sheet):
                 raw = read_input(path, restored)  # read as the run read it
             prepare = restored
         result = job.run(raw, options, prepare, file, ledger=run.ledger)

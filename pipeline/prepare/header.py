@@ -16,11 +16,13 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.csvsafe import unescape
 from pipeline.errors import UnreadableFileError
+from pipeline.outcomes import SOURCE_ROW
 
 DELIMITERS = (",", ";", "\t")
 # Enough to hold any sane header record.
@@ -28,6 +30,9 @@ HEAD_BYTES = 1 << 20
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _SPACES = re.compile(r"\s+")
 _SEP_LINE = re.compile(r"sep=(.)\r?\n", re.IGNORECASE)
+BLANK_HEADER = "__blank_header_"
+# A previous run's row number (a report fed back) would clash with the one the reader computes.
+STALE_SOURCE_ROW = "__previous_source_row"
 
 
 def header_key(header: str) -> str:
@@ -49,6 +54,13 @@ def clean_header(name: str) -> str:
     cells are (see :mod:`pipeline.csvsafe`), so it maps as before and is escaped once again, not twice.
     """
     return unescape(unicodedata.normalize("NFC", name).strip().strip(_ZERO_WIDTH).strip())
+
+
+def column_name(name: str, position: int | str) -> str:
+    """The frame column for header ``name`` at ``position``: blank headers and ``source_row`` renamed."""
+    if not name:
+        return f"{BLANK_HEADER}{position}"
+    return STALE_SOURCE_ROW if name == SOURCE_ROW else name
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ def read_header(source: Path, path: Path) -> Header:
         raise UnreadableFileError(f"{path}: the header row cannot be read ({err})") from None
     if not any(names):
         raise UnreadableFileError(f"{path}: no header row (the first row has no column names)")
-    _reject_duplicates(names, path)
+    reject_duplicates(names, path)
     return Header(names, delimiter, skip, blank)
 
 
@@ -138,7 +150,8 @@ def _first_record(text: str) -> tuple[str, dict[str, int]]:
     return text.removesuffix("\r"), counts
 
 
-def _reject_duplicates(names: tuple[str, ...], path: Path) -> None:
+def reject_duplicates(names: tuple[str, ...], path: Path, label: Callable[[int], str] = str) -> None:
+    """Refuse two columns whose headers match alike; ``label`` names a 1-based column position."""
     # Headers are matched by header_key later, so "Email" and " email" are as ambiguous as two "Email".
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(names, start=1):
@@ -146,7 +159,7 @@ def _reject_duplicates(names: tuple[str, ...], path: Path) -> None:
             positions.setdefault(header_key(name), []).append(i)
     for cols in positions.values():
         if len(cols) > 1:
-            where = ", ".join(str(c) for c in cols[:-1]) + f" and {cols[-1]}"
+            where = ", ".join(label(c) for c in cols[:-1]) + f" and {label(cols[-1])}"
             raise UnreadableFileError(
                 f"{path}: the header {names[cols[0] - 1]!r} appears in columns {where}; "
                 "a file with two such columns is ambiguous"

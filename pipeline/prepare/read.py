@@ -1,5 +1,7 @@
 """Read a spreadsheet CSV into the raw frame: every column as text, plus each row's spreadsheet row number.
 
+An Excel workbook (.xlsx) is recognised by its content and read by :mod:`.workbook` into the same frame.
+
 What the reader accepts
     Encodings: UTF-8 with or without a byte-order mark, UTF-16 LE/BE with a byte-order mark, and
     Windows-1252 only for a file without a single valid UTF-8 multi-byte sequence (with a warning, because
@@ -38,15 +40,22 @@ from typing import TextIO
 
 import polars as pl
 
-from pipeline.errors import UnreadableFileError
+from pipeline.errors import ConfigError, UnreadableFileError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
-from pipeline.prepare.header import DELIMITERS, Header, read_header
+from pipeline.prepare.header import (
+    BLANK_HEADER,
+    DELIMITERS,
+    STALE_SOURCE_ROW,
+    Header,
+    column_name,
+    read_header,
+)
 from pipeline.prepare.records import blank_records, first_bare_cr
-from pipeline.prepare.sniff import decode, regular_file
+from pipeline.prepare.sniff import WORKBOOK_SUFFIXES, decode, is_workbook_file, regular_file
+from pipeline.prepare.workbook import read_sheet
 
+WORKBOOK_ENCODING = "xlsx"
 _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
-_BLANK = "__blank_header_{}"
-_STALE_SOURCE_ROW = "__previous_source_row"
 
 
 @dataclass(frozen=True)
@@ -62,40 +71,68 @@ class RawTable:
     # The outcome columns of a reconciliation file fed back as input (``source_row`` renumbered for this
     # read), or None for an ordinary input file. ``import --only-failed`` picks its rows from these.
     previous: pl.DataFrame | None = None
+    # The sheet read, for a workbook (``encoding`` is then ``"xlsx"`` and ``delimiter`` empty).
+    sheet: str | None = None
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
+def read_table(path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None) -> RawTable:
     """Read ``path`` into a :class:`RawTable`; raise :class:`UnreadableFileError` when it cannot be used.
 
-    ``encoding`` names the file's encoding (any Python codec name) instead of detecting it.
+    ``encoding`` names a CSV file's encoding (any Python codec name) instead of detecting it. An Excel
+    workbook (.xlsx, recognised by its content) is read from its first sheet, or from ``sheet`` (a name,
+    or a 1-based position); see :mod:`.workbook`.
     """
     path = Path(path)
     warnings: list[str] = []
+    sheet_name = None
     with tempfile.TemporaryDirectory(prefix="contacts-pipeline-read-") as tmp:
         data = regular_file(path, Path(tmp))
-        decoded = decode(path, data, Path(tmp), encoding)
-        if decoded.warning:
-            warnings.append(decoded.warning)
-        source = decoded.source
-        header = read_header(source, path)
-        _reject_bare_carriage_returns(source, header, path)
-        frame = _parse(source, header, path, warnings)
-        frame = _number_rows(frame, source, header, path)
-        _reject_other_delimiter_rows(frame, source, header, path)
+        if is_workbook_file(data, path):
+            if encoding is not None:
+                raise ConfigError(f"--encoding does not apply to {path}: it is an Excel workbook")
+            frame, sheet_name, found = read_sheet(path, data, sheet)
+            warnings.extend(found)
+            used, delimiter = WORKBOOK_ENCODING, ""
+        else:
+            if sheet is not None:
+                raise ConfigError(f"--sheet applies to Excel workbooks (.xlsx); {path} is not one")
+            frame, used, delimiter = _read_csv(path, data, Path(tmp), encoding, warnings)
     frame = _drop_blank_header_columns(frame, path, warnings)
     frame, previous = _split_outcome_columns(frame, warnings)
     if frame.height == 0:
-        raise UnreadableFileError(f"{path}: the file has a header but no data rows")
+        where = "the file" if sheet_name is None else f"the sheet {sheet_name!r}"
+        raise UnreadableFileError(f"{path}: {where} has a header but no data rows")
     headers = tuple(c for c in frame.columns if c != SOURCE_ROW)
     return RawTable(
         frame=frame,
         headers=headers,
         path=path,
-        encoding=decoded.encoding,
-        delimiter=header.delimiter,
+        encoding=used,
+        delimiter=delimiter,
         warnings=tuple(warnings),
         previous=previous,
+        sheet=sheet_name,
     )
+
+
+def _read_csv(
+    path: Path, data: Path, scratch: Path, encoding: str | None, warnings: list[str]
+) -> tuple[pl.DataFrame, str, str]:
+    """The CSV file's text columns with ``source_row``, its encoding and its delimiter."""
+    decoded = decode(path, data, scratch, encoding)
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        raise UnreadableFileError(
+            f"{path}: is named {path.suffix} but is not an Excel workbook; if it is a CSV file, name it .csv"
+        )
+    if decoded.warning:
+        warnings.append(decoded.warning)
+    source = decoded.source
+    header = read_header(source, path)
+    _reject_bare_carriage_returns(source, header, path)
+    frame = _parse(source, header, path, warnings)
+    frame = _number_rows(frame, source, header, path)
+    _reject_other_delimiter_rows(frame, source, header, path)
+    return frame, decoded.encoding, header.delimiter
 
 
 def _reject_bare_carriage_returns(source: Path, header: Header, path: Path) -> None:
@@ -145,7 +182,7 @@ def _parse(source: Path, header: Header, path: Path, warnings: list[str]) -> pl.
         raise UnreadableFileError(
             f"{path}: the header has {len(header.names)} columns but {frame.width} were parsed"
         )
-    frame.columns = [_column_name(name, i) for i, name in enumerate(header.names, start=1)]
+    frame.columns = [column_name(name, i) for i, name in enumerate(header.names, start=1)]
     return frame
 
 
@@ -193,13 +230,6 @@ def _quote_problem(source: Path, header: Header) -> str | None:
     if quoted:
         return f"row {opened}: a quoted cell is never closed (a missing quote swallows the rest of the file)"
     return None
-
-
-def _column_name(name: str, position: int) -> str:
-    if not name:
-        return _BLANK.format(position)
-    # A previous run's row number would clash with the one computed here; it is dropped later.
-    return _STALE_SOURCE_ROW if name == SOURCE_ROW else name
 
 
 def _count_empty_extra_fields(source: Path, header: Header, path: Path) -> int:
@@ -299,7 +329,7 @@ def _first_single_field_row(source: Path, header: Header, rows: set[int]) -> int
 
 
 def _drop_blank_header_columns(frame: pl.DataFrame, path: Path, warnings: list[str]) -> pl.DataFrame:
-    blank = [c for c in frame.columns if c.startswith("__blank_header_")]
+    blank = [c for c in frame.columns if c.startswith(BLANK_HEADER)]
     for name in blank:
         position = name.rsplit("_", 1)[-1]
         if frame.get_column(name).str.strip_chars().replace("", None).null_count() != frame.height:
@@ -314,12 +344,12 @@ def _split_outcome_columns(
     # A reconciliation file fed back as input: its outcome columns describe the previous run, not the data.
     # Both status columns must be there: a CRM export may well have a column called `contact_id`.
     is_report = {"organization_status", "contact_status"} <= set(frame.columns)
-    stale = [c for c in frame.columns if (is_report and c in OUTCOME_COLUMNS[1:]) or c == _STALE_SOURCE_ROW]
+    stale = [c for c in frame.columns if (is_report and c in OUTCOME_COLUMNS[1:]) or c == STALE_SOURCE_ROW]
     if not is_report:
         if stale:
             warnings.append(f"the column {SOURCE_ROW!r} was ignored: the tool numbers rows itself")
         return frame.drop(stale), None
-    names = [SOURCE_ROW if c == _STALE_SOURCE_ROW else c for c in stale]
+    names = [SOURCE_ROW if c == STALE_SOURCE_ROW else c for c in stale]
     warnings.append("outcome columns of a previous run were ignored: " + ", ".join(names))
     previous = frame.select(
         SOURCE_ROW,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError, UnreadableFileError
 from pipeline.prepare.records import record_at
+from pipeline.prepare.xlsx_scan import is_workbook
 
 SNIFF_BYTES = 8 * 1024
 CHUNK_BYTES = 1 << 20
@@ -42,6 +43,10 @@ _BOMS = (
 # A lead byte followed by its continuation bytes: text that some program wrote as UTF-8.
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SAVE_AS_CSV = "save it as CSV (UTF-8) from the spreadsheet program and use that file"
+_SAVE_AS_XLSX = "save it as an Excel workbook (.xlsx) or as CSV (UTF-8) and use that file"
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+# Names that promise an Office Open XML workbook; the content decides, but a text file so named is refused.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,22 @@ def regular_file(path: Path, scratch: Path) -> Path:
     if os.path.getsize(path) == 0:
         raise UnreadableFileError(f"{path}: the file is empty")
     return path
+
+
+def is_workbook_file(data: Path, path: Path) -> bool:
+    """Whether ``data`` (the bytes of the input ``path``) is an Excel workbook (.xlsx, .xlsm), by content."""
+    with data.open("rb") as f:
+        if not f.read(4).startswith(_ZIP_SIGNATURES):
+            return False
+    try:
+        with zipfile.ZipFile(data) as archive:
+            return is_workbook(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        if path.suffix.lower() in WORKBOOK_SUFFIXES:
+            raise UnreadableFileError(
+                f"{path}: is a damaged Excel workbook (not a readable zip file)"
+            ) from None
+        return False
 
 
 def chunks(path: Path) -> Iterator[bytes]:
@@ -147,19 +168,24 @@ def _reject_other_formats(path: Path, data: Path, head: bytes) -> None:
         raise UnreadableFileError(f"{path}: is gzip-compressed, not a CSV file; decompress it first")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnreadableFileError(
-            f"{path}: is an Excel 97-2003 workbook (.xls), not a CSV file; {_SAVE_AS_CSV}"
+            f"{path}: is an Excel 97-2003 workbook (.xls), which this tool does not read; {_SAVE_AS_XLSX}"
         )
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+    if head.startswith(_ZIP_SIGNATURES):
         try:
             with zipfile.ZipFile(data) as archive:
                 names = archive.namelist()
         except (zipfile.BadZipFile, OSError):
             names = []
         if any(n.startswith("xl/") for n in names):
-            raise UnreadableFileError(f"{path}: is an Excel workbook (.xlsx), not a CSV file; {_SAVE_AS_CSV}")
+            # An .xlsx has xl/workbook.xml and never gets here (see is_workbook_file): this is an .xlsb.
+            raise UnreadableFileError(
+                f"{path}: is an Excel binary workbook (.xlsb) or a damaged workbook, which this tool does "
+                f"not read; {_SAVE_AS_XLSX}"
+            )
         if "content.xml" in names:
             raise UnreadableFileError(
-                f"{path}: is an OpenDocument spreadsheet (.ods), not a CSV file; {_SAVE_AS_CSV}"
+                f"{path}: is an OpenDocument spreadsheet (.ods), which this tool does not read; "
+                f"{_SAVE_AS_XLSX}"
             )
         raise UnreadableFileError(
             f"{path}: is a zip archive, not a CSV file; extract the CSV file from it first"

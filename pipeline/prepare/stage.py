@@ -39,6 +39,8 @@ class PrepareOptions:
     account_conflicts: AccountConflicts = DEFAULT_ACCOUNT_CONFLICTS
     # Read the file in this encoding instead of detecting it (cp1252, latin-1, utf-16, ...).
     encoding: str | None = None
+    # The sheet of an Excel workbook to read: its name, or its 1-based position; None for the first.
+    sheet: str | int | None = None
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
@@ -79,7 +81,7 @@ def ignored_columns_warning(columns: ColumnMap) -> str | None:
 
 def read_input(path: str | Path, options: PrepareOptions) -> RawTable:
     """Read the input file as ``options`` say."""
-    return read_table(path, encoding=options.encoding)
+    return read_table(path, encoding=options.encoding, sheet=options.sheet)
 
 
 def prepare_file(path: str | Path, options: PrepareOptions, *, specs: Specs | None = None) -> Prepared:
