@@ -551,7 +551,19 @@ def problem_rows() -> list[dict[str, str]]:
             )
         },
         {},
+        *(
+            {**_person(serial, first, "Patel", **SHARED_FAMILY_CHANNELS), **HARBOR}
+            for serial, first in ((24, "Ravi"), (25, "Anya"))
+        ),
     ]
+
+
+# Two contacts of one family share a personal e-mail and a mobile: valid, with a warning that only the
+# first one written will hold them as identifiers in Genesys.
+SHARED_FAMILY_CHANNELS = {
+    "contact.personalEmail": "patel.family@example.com",
+    "contact.cellPhone": "07700 900024",
+}
 
 
 # Microsoft Dynamics 365 contact export: its own headers, GUID keys, E.164-ish phones, unmapped columns.

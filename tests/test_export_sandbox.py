@@ -27,8 +27,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FIRST_IMPORT = ImportOptions(create_source=True, contact_schema="Demo contact fields")
 # The export has a column for every custom field of both demo schemas, so re-import names both schemas.
 REIMPORT = ImportOptions(contact_schema="Demo contact fields", organization_schema="Demo organization fields")
-SCAN_CONTACTS = "GET /api/v2/externalcontacts/scan/contacts"
-SCAN_ORGANIZATIONS = "GET /api/v2/externalcontacts/scan/organizations"
+# The sandbox shows two divisions, so export scans every division's view.
+SCAN_CONTACTS = "GET /api/v2/externalcontacts/scan/contacts/divisionviews/all"
+SCAN_ORGANIZATIONS = "GET /api/v2/externalcontacts/scan/organizations/divisionviews/all"
 WRITES = (
     "POST /api/v2/externalcontacts/bulk/contacts/enrich",
     "POST /api/v2/externalcontacts/bulk/organizations/enrich",
@@ -233,10 +234,28 @@ def test_failed_scan_pages_are_retried_not_skipped(sb: Sandbox, tmp_path: Path) 
     stats = sb.stats
     assert stats.faults_injected > 0
     api_requests = sum(n for route, n in stats.requests.items() if "/api/v2/" in route)
-    # One source lookup, one contact scan per 200 records, plus one repeat per injected fault.
-    assert api_requests == 1 + 10 + stats.faults_injected
+    # One source lookup, one divisions listing, one contact scan per 200 records, one repeat per fault.
+    assert api_requests == 1 + 1 + 10 + stats.faults_injected
     ids = pl.read_csv(result.path, infer_schema=False)["Contact ID"]
     assert sorted(ids.to_list()) == sorted(f"C{i}" for i in range(2000))
+
+
+def test_export_reaches_every_division_through_the_division_views(sb: Sandbox, tmp_path: Path) -> None:
+    """With several divisions visible, export scans ``divisionviews/all`` and gets the records of both,
+    which the plain scan (home division only) would miss."""
+    _insert(sb, CONTACT, [{"id": "c1", "externalIds": _ext("C1", sb)}])
+    second = sb.store.division("5a0c7e5e-0000-4000-8000-00000000d002")
+    assert second is not None
+    stamp = "2026-01-01T00:00:00.000Z"
+    record = finalize(
+        CONTACT, {"externalIds": _ext("C2", sb)}, record_id="c2", division=second, create_date=stamp,
+        modify_date=stamp,
+    )  # fmt: skip
+    sb.store.apply(Outcome(CONTACT, record, created=True))
+    result = export(tmp_path / "all.csv", _settings(sb), ExportOptions(kind="contacts", columns="spec"))
+    assert sorted(pl.read_csv(result.path, infer_schema=False)["Contact ID"].to_list()) == ["C1", "C2"]
+    assert result.manifest["source"]["scan"] == "divisionviews/all"
+    assert sb.stats.requests.get("GET /api/v2/externalcontacts/scan/contacts", 0) == 0
 
 
 def test_division_option_exports_that_division_only(sb: Sandbox, tmp_path: Path) -> None:

@@ -64,6 +64,9 @@ class FakeClient:
     async def list_schemas(self, kind: str) -> list[dict[str, Any]]:
         return []
 
+    async def division_ids(self) -> list[str]:
+        return ["home"]  # one division: the plain scans reach everything
+
     async def scan(
         self, kind: str, *, limit: int = 200, division_id: str | None = None, cursor: str | None = None
     ) -> ScanPage:

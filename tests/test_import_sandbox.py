@@ -259,3 +259,22 @@ def test_contacts_naming_only_an_account_id_link_to_the_account_wherever_it_is(
         for c in sb.store.all("contacts")
     }
     assert links == {"C-1": orgs["A-NEW"], "C-2": orgs["A-NEW"], "C-3": orgs["A-OLD"]}
+
+
+def test_contacts_sharing_an_email_and_phone_are_all_created(sb: Sandbox, tmp_path: Path) -> None:
+    """The sample family sharing an email and a mobile: both contacts are created and stored with
+    both values, exactly one of them claims each, and the warning says so without claiming failure."""
+    result = import_file(
+        SAMPLES / "contacts-with-problems.csv", _settings(sb), OPTIONS, report_path=tmp_path / "r.csv"
+    )
+    family = result.report.filter(pl.col("Contact ID").is_in(["C-900024", "C-900025"]))
+    assert family["contact_status"].to_list() == ["created", "created"]
+    stored = [c for c in sb.store.all("contacts") if c["externalIds"][0]["value"] in ("C-900024", "C-900025")]
+    assert [c["personalEmail"] for c in stored] == ["patel.family@example.com"] * 2
+    assert [c["cellPhone"]["e164"] for c in stored] == ["+447700900024"] * 2
+    claims = Counter((i["type"], i["value"]) for c in stored for i in c["identifiers"])
+    assert claims[("Email", "patel.family@example.com")] == 1
+    assert claims[("Phone", "+447700900024")] == 1
+    shared = [w for w in result.warnings if "on 2 contacts (C-900024, C-900025)" in w]
+    assert len(shared) == 2
+    assert all("refused" not in w and "all are imported" in w for w in shared)

@@ -83,6 +83,11 @@ DEFAULT_PORT = 8765
 @click.option(
     "--allow-remote", is_flag=True, help="Allow a non-loopback --host (the sandbox has no real security)."
 )
+@click.option(
+    "--strict-claims",
+    is_flag=True,
+    help="Refuse (409) a contact whose email or phone another contact holds (default: left unclaimed).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -98,6 +103,7 @@ def sandbox(
     client_secret: str,
     schema_files: tuple[Path, ...],
     allow_remote: bool,
+    strict_claims: bool,
 ) -> None:
     """Serve a local emulator of the Genesys Cloud External Contacts API until Ctrl-C.
 
@@ -123,6 +129,7 @@ def sandbox(
         client_secret=client_secret,
         schema_files=schema_files,
         allow_remote=allow_remote,
+        strict_claims=strict_claims,
     )
     with run_sandbox(config) as sb:
         for line in banner(sb.base_url, config):
@@ -132,6 +139,9 @@ def sandbox(
                 time.sleep(1)
         except KeyboardInterrupt:
             click.echo("Sandbox stopped.")
+
+
+STRICT_LINE = "  claims            strict: a shared email or phone is refused (409)"
 
 
 def banner(base_url: str, config: SandboxConfig) -> list[str]:
@@ -147,6 +157,7 @@ def banner(base_url: str, config: SandboxConfig) -> list[str]:
         f"  latency           {_latency_text(config)}",
         f"  faults            {_faults_text(config)}",
         f"  state             {config.state_path or 'in memory only'}",
+        *([STRICT_LINE] if config.strict_claims else []),
         "Press Ctrl-C to stop.",
     ]
 

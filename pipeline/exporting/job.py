@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ async def export_records(
     progress: ExportProgress | None = None,
     specs: Specs | None = None,
 ) -> ExportResult:
-    """Export with an open client (anything with ``scan``, ``find_external_source``, ``list_schemas``)."""
+    """Export with an open client (anything with ``scan``, ``division_ids``, ``find_external_source``,
+    ``list_schemas``)."""
     if options.format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {options.format!r}")
     check_outputs(export_outputs(Path(out)))  # before any request; the CLI adds the files it reads
@@ -118,10 +120,12 @@ class _Export:
         self.warnings: list[str] = []
         self.organizations: dict[str, OrganizationValues] = {}
         self.used: set[str] = set()
+        self.division_views = False
 
     async def run(self) -> ExportResult:
         o = self.options
         source_id = await self._source_id()
+        self.division_views = await self._sees_several_divisions()
         custom = await self._custom_fields() if o.columns != COLUMNS_SPEC else {}
         layout, notes = build_layout(self.specs, o.kind, custom, o.columns)
         self.warnings.extend(notes)
@@ -284,9 +288,31 @@ class _Export:
         self.used.clear()
         self.progress.rows_written = 0
 
+    async def _sees_several_divisions(self) -> bool:
+        """Whether the token sees several divisions, where only the division-view scans reach every
+        record (the plain scan can come back empty there; Terraform provider issue DEVTOOLING-1826).
+        A token not allowed to list divisions is assumed to see several: the division views also work
+        in an org with one division."""
+        try:
+            return len(await self.client.division_ids()) > 1
+        except TerminalApiError as err:
+            if err.status in (401, 403):
+                self.warnings.append(
+                    f"cannot list divisions ({err.status} {err.code}); scanned every division's view"
+                )
+                return True
+            raise
+
     async def _scan(self, kind: Kind, cursor: str | None) -> Any:
         o = self.options
-        return await self.client.scan(kind, limit=o.page_size, division_id=o.division_id, cursor=cursor)
+        if not self.division_views:
+            return await self.client.scan(kind, limit=o.page_size, division_id=o.division_id, cursor=cursor)
+        page = await self.client.scan(kind, limit=o.page_size, cursor=cursor, all_divisions=True)
+        if o.division_id is None:
+            return page
+        # The division views take no divisionId: --division is applied here, page by page.
+        kept = [r for r in page.entities if (r.get("division") or {}).get("id") == o.division_id]
+        return replace(page, entities=kept)
 
     def _contact_page(self, records: list[dict[str, Any]]) -> PageRows:
         rows = contact_rows(records, self.organizations, self.layout, self.source_id)
@@ -349,6 +375,7 @@ class _Export:
                 "api_host": self.api_host,
                 "external_source": {"name": o.external_source, "id": self.source_id},
                 "division_id": o.division_id,
+                "scan": "divisionviews/all" if self.division_views else "plain",
             },
         )
         write_manifest(manifest_path(self.out), manifest)

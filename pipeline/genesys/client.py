@@ -61,6 +61,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # The server counts arrivals, we count sends: a 1 % longer window absorbs differences in network latency
 # between two requests a window apart, which would otherwise put the 301st arrival inside the window.
 RATE_WINDOW_SLACK = 0.01
+DIVISIONS = "/api/v2/authorization/divisions"
+DIVISIONS_PAGE_SIZE = 100
 # Page size for listing external sources by name prefix: few sources share a prefix.
 SOURCES_PAGE_SIZE = 100
 
@@ -324,13 +326,39 @@ class GenesysClient:
         return BulkEnrichResult.from_json(_json(response), dry_run=dry_run)
 
     async def scan(
-        self, kind: Kind, *, limit: int = 200, division_id: str | None = None, cursor: str | None = None
+        self,
+        kind: Kind,
+        *,
+        limit: int = 200,
+        division_id: str | None = None,
+        cursor: str | None = None,
+        all_divisions: bool = False,
     ) -> ScanPage:
+        """One page of ``/scan/{kind}``, or with ``all_divisions`` of ``/scan/{kind}/divisionviews/all``
+        (every division the token can see; that listing takes no ``divisionId``)."""
         _check_kind(kind)
-        response = await self.request(
-            "GET", f"{API}/scan/{kind}", params={"limit": limit, "cursor": cursor, "divisionId": division_id}
-        )
+        if all_divisions:
+            path, params = f"{API}/scan/{kind}/divisionviews/all", {"limit": limit, "cursor": cursor}
+        else:
+            path = f"{API}/scan/{kind}"
+            params = {"limit": limit, "cursor": cursor, "divisionId": division_id}
+        response = await self.request("GET", path, params=params)
         return ScanPage.from_json(_json(response))
+
+    async def division_ids(self) -> list[str]:
+        """The ids of the divisions the token can see (``GET /api/v2/authorization/divisions``)."""
+        ids: list[str] = []
+        page = 1
+        while True:
+            response = await self.request(
+                "GET", DIVISIONS, params={"pageSize": DIVISIONS_PAGE_SIZE, "pageNumber": page}
+            )
+            body = _json(response)
+            entities = body.get("entities") or [] if isinstance(body, dict) else []
+            ids.extend(str(d["id"]) for d in entities if isinstance(d, dict) and d.get("id"))
+            if not entities or page >= int(body.get("pageCount") or 1):
+                return ids
+            page += 1
 
     async def lookup_identifier(self, kind: Kind, identifier: Mapping[str, Any]) -> dict[str, Any] | None:
         """The record holding ``identifier`` (``{type, value, externalSource?, division?}``), or None."""

@@ -294,9 +294,11 @@ SHARED_IDENTIFIER_WARNINGS = 20
 def shared_identifier_warnings(contacts: pl.DataFrame, specs: Specs) -> list[str]:
     """Warnings for emails and phones that several Contact IDs carry.
 
-    Genesys turns a contact's emails and phones into identifiers that one contact at a time can hold, so
-    the second contact to claim one is refused at push time. Not a conflict here: the file may be right
-    and the API the one to decide, but the user should hear about it before anything is written.
+    Several contacts may carry one email or phone (a family line, a shared inbox), and Genesys stores it
+    on each. But an identifier is claimed by one contact at a time: the first one written holds it and
+    the others carry it unclaimed, so identifier lookups, email/phone matching and routing by it find
+    only that one. Not a problem of the file, so not a row outcome; the user hears about it before
+    anything is written.
     """
     columns = [
         c for c in contacts.columns if (spec := specs.get(c)) is not None and spec.kind == "contact"
@@ -323,8 +325,9 @@ def shared_identifier_warnings(contacts: pl.DataFrame, specs: Specs) -> list[str
     )
     warnings = [
         f"{'email' if kind == 'email' else 'phone'} {mask(value, kind)!r} is on {len(keys)} contacts "
-        f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); Genesys lets one contact hold it, "
-        "so the others will be refused"
+        f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); all are imported, but Genesys lets "
+        "one contact claim it as an identifier (the first written), so lookups and matching by it find "
+        "only that one"
         for kind, value, keys in shared.head(SHARED_IDENTIFIER_WARNINGS).iter_rows()
     ]
     if shared.height > SHARED_IDENTIFIER_WARNINGS:

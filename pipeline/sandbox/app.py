@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from pipeline.sandbox.gate import Gate
 from pipeline.sandbox.problems import BAD_REQUEST, NOT_FOUND, error_body
-from pipeline.sandbox.routes import admin, enrich, merge, reads, sources
+from pipeline.sandbox.routes import admin, enrich, identifiers, merge, reads, sources
 from pipeline.sandbox.state import SandboxState
 
 
@@ -28,6 +28,7 @@ def create_app(state: SandboxState) -> ASGIApp:
         *enrich.routes(state),
         *merge.routes(state),
         *sources.schema_routes(state),
+        *identifiers.routes(state),
         *reads.routes(state),
         *sources.source_routes(state),
     ]

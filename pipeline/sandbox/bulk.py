@@ -15,6 +15,7 @@ from pipeline.sandbox.enrich import enrich
 from pipeline.sandbox.problems import EntityError
 from pipeline.sandbox.records import Kind
 from pipeline.sandbox.store import Store
+from pipeline.sandbox.views import view
 
 MAX_ENTITIES = 10
 
@@ -53,7 +54,7 @@ def run_bulk(
                 continue
             if not dry_run:
                 store.apply(outcome)
-            results.append(_result(tracker, True, outcome.status, entity=outcome.record))
+            results.append(_result(tracker, True, outcome.status, entity=view(store, kind, outcome.record)))
     results = [results[i] for i in shuffled_order(len(results), rng)]
     error_indexes = [i for i, result in enumerate(results) if not result["success"]]
     return {"results": results, "errorCount": len(error_indexes), "errorIndexes": error_indexes}

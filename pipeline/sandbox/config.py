@@ -45,6 +45,8 @@ class SandboxConfig:
     client_secret: str = DEMO_CLIENT_SECRET
     schema_files: tuple[Path | str, ...] = field(default_factory=tuple)
     allow_remote: bool = False
+    # The old claims model: an email or phone another contact holds makes a write fail (409).
+    strict_claims: bool = False
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot work or are unsafe."""

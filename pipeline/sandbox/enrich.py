@@ -13,8 +13,10 @@ Merge      create (201)         update it (200)             merge all into a new
                                                             apply the data (200)
 =========  ===================  ==========================  ====================================
 
-A result that would claim an identifier (ExternalId, Email, Phone) already claimed by another record
-fails with 409 ``identifier.conflict`` and changes nothing.
+Claims: a record claims the ExternalIds it carries (one held by another record is 409
+``identifier.conflict``). Emails and phones are claimed first come, first served: one that another
+contact holds stays with it and this contact carries it unclaimed, unless the store is in strict mode,
+where that too is a 409. Claims a record holds stay until released, moved, or the record is deleted.
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ from pipeline.sandbox.problems import (
     detail,
     not_found,
 )
-from pipeline.sandbox.records import CONTACT, Kind, finalize, record_claims, writable
+from pipeline.sandbox.records import (
+    CONTACT,
+    Kind,
+    finalize,
+    identifier,
+    identifier_claim_key,
+    record_claims,
+    writable,
+)
 from pipeline.sandbox.validation import Refs, check_combined, check_operation, clean_record
 
 MERGE_MIN, MERGE_MAX = 2, 25
@@ -162,6 +172,7 @@ def _outcome(
     extra = {}
     if merged_from:
         extra["mergedFrom"] = [{"id": m["id"], "selfUri": m["selfUri"]} for m in merged_from]
+    replaced = tuple(m["id"] for m in merged_from)
     record = finalize(
         kind,
         fields,
@@ -170,14 +181,40 @@ def _outcome(
         create_date=base["createDate"] if base else now,
         modify_date=now,
         extra=extra,
+        identifiers=[],
     )
-    replaced = tuple(m["id"] for m in merged_from)
+    held = [base] if base else list(merged_from)
+    record["identifiers"] = _claims(refs, kind, record, held, {record_id, *replaced}, now)
+    return Outcome(kind, record, created=base is None and not merged_from, replaced=replaced)
+
+
+def _claims(
+    refs: Refs,
+    kind: Kind,
+    record: Mapping[str, Any],
+    held: Sequence[Mapping[str, Any]],
+    ours: set[str],
+    now: str,
+) -> list[dict[str, Any]]:
+    """The identifiers a written record holds: what it (or the records merged into it) held, plus what
+    its data offers that no other record holds."""
+    division = record["division"]
+    offered = record_claims(kind, record, division["id"])
+    claims: dict[Any, dict[str, Any]] = {}
+    for previous in held:
+        for ident in previous.get("identifiers") or ():
+            key = identifier_claim_key(kind, ident)
+            if key is not None:
+                claims.setdefault(key, {**ident, "division": division})
     conflicts = []
-    for claim in record_claims(kind, record, division["id"]):
+    for claim in offered:
         owner = refs.claim_owner(claim.key)
-        if owner and owner != record_id and owner not in replaced:
-            where = f"{kind.payload_key}.{claim.field}"
-            conflicts.append(detail(where, claim.value, f"already claimed by {kind.name} {owner}"))
+        if owner is not None and owner not in ours:
+            if claim.key[2] == "ExternalId" or refs.strict_claims:
+                where = f"{kind.payload_key}.{claim.field}"
+                conflicts.append(detail(where, claim.value, f"already claimed by {kind.name} {owner}"))
+            continue
+        claims.setdefault(claim.key, identifier(claim.key, division, now))
     if conflicts:
         raise EntityError(409, IDENTIFIER_CONFLICT, "Identifier already claimed by another record", conflicts)
-    return Outcome(kind, record, created=base is None and not merged_from, replaced=replaced)
+    return list(claims.values())

@@ -161,7 +161,15 @@ def claim_key(kind: Kind, division_id: str, id_type: str, value: str, source_id:
         return (kind.collection, division_id, id_type, "", number) if number else None
     if id_type == "ExternalId":
         return (kind.collection, division_id, id_type, source_id, value)
+    if id_type in kind.identifier_types:
+        return (kind.collection, division_id, id_type, "", value)
     return None
+
+
+def identifier_claim_key(kind: Kind, identifier: Mapping[str, Any]) -> ClaimKey | None:
+    """The claim key of a stored ``identifiers`` entry."""
+    source_id = (identifier.get("externalSource") or {}).get("id", "")
+    return claim_key(kind, identifier["division"]["id"], identifier["type"], identifier["value"], source_id)
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,8 @@ class Claim:
 
 
 def record_claims(kind: Kind, record: Mapping[str, Any], division_id: str) -> list[Claim]:
-    """Every identifier the record claims: its externalIds, and for contacts its emails and phones."""
+    """Every identifier the record's data offers to claim: its externalIds, and for contacts its emails
+    and phones. Which of them the record really holds is decided by enrich (first come, first claimed)."""
     claims: list[Claim] = []
     for i, ext in enumerate(record.get("externalIds") or ()):
         key = claim_key(kind, division_id, "ExternalId", ext["value"], ext["externalSource"]["id"])
@@ -206,16 +215,24 @@ def finalize(
     create_date: str,
     modify_date: str,
     extra: Mapping[str, Any] | None = None,
+    identifiers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The record as the API returns it: id and division first, then fields, then read-only parts."""
+    """The record as stored: id and division first, then fields, then read-only parts.
+
+    ``identifiers`` are the claims the record holds; by default every identifier its data offers (what
+    a record written alone into an empty division would claim).
+    """
     record: dict[str, Any] = {"id": record_id}
     if kind is ORGANIZATION and "name" in fields:
         record["name"] = fields["name"]
     record["division"] = division_ref(division)
     record.update({k: fields[k] for k in kind.fields if k in fields and k not in record})
-    record["identifiers"] = [
-        _identifier(c, record["division"]) for c in record_claims(kind, record, division["id"])
-    ]
+    if identifiers is None:
+        identifiers = [
+            identifier(c.key, record["division"], create_date)
+            for c in record_claims(kind, record, division["id"])
+        ]
+    record["identifiers"] = identifiers
     if kind is CONTACT:
         record["type"] = "Curated"
     record["createDate"] = create_date
@@ -225,9 +242,11 @@ def finalize(
     return record
 
 
-def _identifier(claim: Claim, division: dict[str, str]) -> dict[str, Any]:
-    _, _, id_type, source_id, value = claim.key
-    out: dict[str, Any] = {"division": division, "type": id_type, "value": value}
+def identifier(key: ClaimKey, division: Mapping[str, Any], date_created: str) -> dict[str, Any]:
+    """A ``ContactIdentifier`` / ``ExternalOrganizationIdentifier`` for a claim key."""
+    _, _, id_type, source_id, value = key
+    out: dict[str, Any] = {"division": dict(division), "type": id_type, "value": value}
+    out["dateCreated"] = date_created
     if source_id:
         out["externalSource"] = source_ref(source_id)
     return out

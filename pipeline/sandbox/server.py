@@ -77,7 +77,7 @@ def run_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> Iterat
     config = dataclasses.replace(config or SandboxConfig(), **overrides)
     config.check()
     schemas = demo_schemas() + load_schema_files(config.schema_files)
-    store = Store(config.state_path, schemas=schemas)
+    store = Store(config.state_path, schemas=schemas, strict_claims=config.strict_claims)
     state = SandboxState(config, store)
     sock = _bind(config.host, config.port)
     server = uvicorn.Server(

@@ -1,8 +1,9 @@
 """The sandbox's data: contacts, organizations, external sources and the identifier claims index.
 
 Everything lives in memory; with a ``state_path`` every change is also written to a SQLite file, and a
-new store on the same file starts where the last one stopped. Identifier claims are derived from the
-stored records (their ``externalIds``, emails and phones), so they are rebuilt on load. One lock guards
+new store on the same file starts where the last one stopped. Identifier claims are the ``identifiers``
+each stored record holds, so they are rebuilt on load; a record written with an identifier another
+record holds takes it from that record (a claim moves). One lock guards
 everything: the server thread writes while tests read.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.sandbox import config as demo
 from pipeline.sandbox.enrich import Outcome
-from pipeline.sandbox.records import API, KINDS, ClaimKey, Kind, record_claims
+from pipeline.sandbox.records import API, KINDS, ClaimKey, Kind, identifier_claim_key
 from pipeline.sandbox.schemas import demo_schemas, kind_of
 
 SOURCES = "externalsources"
@@ -43,7 +44,13 @@ DIVISIONS = (
 class Store:
     """In-memory records with optional SQLite write-through. Read methods return copies."""
 
-    def __init__(self, state_path: Path | str | None = None, schemas: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        state_path: Path | str | None = None,
+        schemas: list[dict[str, Any]] | None = None,
+        strict_claims: bool = False,
+    ):
+        self.strict_claims = strict_claims
         self.lock = threading.RLock()
         self._records: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in COLLECTIONS}
         self._seq: dict[tuple[str, str], int] = {}
@@ -178,6 +185,7 @@ class Store:
         key = (collection, record["id"])
         if collection in KINDS:
             self._unclaim(collection, record["id"])
+            self._take_claims(KINDS[collection], record)
             self._claim(KINDS[collection], record)
         if key not in self._seq:
             self._seq[key] = self._next_seq
@@ -205,8 +213,27 @@ class Store:
         if self._db is not None:
             self._db.execute("INSERT OR REPLACE INTO redirects (id, target) VALUES (?, ?)", (old_id, new_id))
 
+    def _take_claims(self, kind: Kind, record: dict[str, Any]) -> None:
+        """Other records lose the identifiers ``record`` now holds (a claim moves, it is never shared)."""
+        losers: dict[str, set[ClaimKey]] = {}
+        for ident in record.get("identifiers") or ():
+            key = identifier_claim_key(kind, ident)
+            owner = self._claims.get(key) if key else None
+            if owner is not None and owner != record["id"]:
+                losers.setdefault(owner, set()).add(key)  # type: ignore[arg-type]
+        for owner, keys in losers.items():
+            loser = self._records[kind.collection].get(owner)
+            if loser is None:
+                continue
+            loser = copy.deepcopy(loser)
+            loser["identifiers"] = [
+                i for i in loser.get("identifiers") or () if identifier_claim_key(kind, i) not in keys
+            ]
+            self._put(kind.collection, loser)
+
     def _claim(self, kind: Kind, record: dict[str, Any]) -> None:
-        keys = [claim.key for claim in record_claims(kind, record, record["division"]["id"])]
+        found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
+        keys = [key for key in found if key is not None]
         for key in keys:
             self._claims[key] = record["id"]
         self._owned[record["id"]] = keys

@@ -34,6 +34,9 @@ class Refs(Protocol):
     def schema(self, schema_id: str) -> dict[str, Any] | None: ...
     def claim_owner(self, key: ClaimKey) -> str | None: ...
 
+    # Strict mode refuses an email or phone another contact holds (the sandbox's old claims model).
+    strict_claims: bool
+
 
 @dataclass(frozen=True)
 class Operation:

@@ -176,12 +176,42 @@ def test_a_second_record_cannot_claim_an_external_id(store: Store, two: tuple[st
     assert store.count("contacts") == 2
 
 
-def test_emails_and_phones_are_claimed(store: Store, two: tuple[str, str]) -> None:
-    """An email (any case) or a phone already claimed by another contact makes a write fail."""
+def _claimed(store: Store, record_id: str) -> set[tuple[str, str]]:
+    record = store.get("contacts", record_id)
+    assert record is not None
+    return {(i["type"], i["value"]) for i in record["identifiers"]}
+
+
+def test_a_shared_email_or_phone_stays_with_the_contact_that_claimed_it_first(
+    store: Store, two: tuple[str, str]
+) -> None:
+    """A second contact with the same email (any case) or phone is written and carries it unclaimed."""
+    _, b = two
+    c = apply(store, contact_op("C", workEmail="B@Example.COM")).record
+    assert c["workEmail"] == "B@Example.COM"
+    assert ("Email", "b@example.com") in _claimed(store, b)
+    assert _claimed(store, c["id"]) == {("ExternalId", "C")}
+    p1 = apply(store, contact_op("P1", cellPhone={"display": "+1 415 555 0100"})).record["id"]
+    p2 = apply(store, contact_op("P2", workPhone={"display": "(415) 555-0100"})).record["id"]
+    assert ("Phone", "+14155550100") in _claimed(store, p1)
+    assert ("Phone", "+14155550100") not in _claimed(store, p2)
+
+
+def test_strict_claims_refuse_a_shared_email_or_phone() -> None:
+    """With strict claims an email or phone another contact holds makes the write fail with 409."""
+    store = Store(strict_claims=True)
+    apply(store, contact_op("B", workEmail="b@example.com"))
     assert fails(store, contact_op("C", workEmail="B@Example.COM")).code == "identifier.conflict"
     apply(store, contact_op("P1", cellPhone={"display": "+1 415 555 0100"}))
     err = fails(store, contact_op("P2", workPhone={"display": "(415) 555-0100"}))
     assert err.details[0]["value"] == "+14155550100"
+
+
+def test_a_contact_keeps_its_claims_when_its_fields_change(store: Store, two: tuple[str, str]) -> None:
+    """Claims stay until released: changing the email adds a claim and keeps the old one."""
+    _, b = two
+    apply(store, contact_op("B", workEmail="new@example.com"))
+    assert {("Email", "b@example.com"), ("Email", "new@example.com")} <= _claimed(store, b)
 
 
 def test_claims_are_scoped_by_division_source_and_kind(store: Store) -> None:

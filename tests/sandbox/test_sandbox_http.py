@@ -82,7 +82,7 @@ def assert_contact_shape(contact: dict[str, Any]) -> None:
     assert set(contact) <= CONTACT_KEYS
     for phone in ("workPhone", "cellPhone", "homePhone", "otherPhone"):
         assert set(contact.get(phone, {})) <= PHONE_KEYS
-    for identifier in contact["identifiers"]:
+    for identifier in contact.get("identifiers", []):
         assert set(identifier) <= IDENTIFIER_KEYS
     assert not non_camel_keys(contact)
 

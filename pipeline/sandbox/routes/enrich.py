@@ -13,6 +13,7 @@ from pipeline.sandbox.handlers import Handler, Reply, api, dry_run, json_body, n
 from pipeline.sandbox.problems import bad_request
 from pipeline.sandbox.records import API, CONTACT, ORGANIZATION, Kind
 from pipeline.sandbox.state import SandboxState
+from pipeline.sandbox.views import view
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -34,7 +35,7 @@ def enrich_one(state: SandboxState, kind: Kind) -> Handler:
             outcome = core.enrich(store, kind, op, now=now_iso(), new_id=new_id)
             if not dry_run(request):
                 store.apply(outcome)
-        return outcome.status, outcome.record
+        return outcome.status, view(store, kind, outcome.record)
 
     return handler
 

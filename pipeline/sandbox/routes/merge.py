@@ -8,9 +8,10 @@ from starlette.routing import Route
 from pipeline.sandbox import enrich as core
 from pipeline.sandbox.handlers import Handler, Reply, api, json_body, new_id, now_iso
 from pipeline.sandbox.problems import bad_request
-from pipeline.sandbox.records import API
+from pipeline.sandbox.records import API, CONTACT
 from pipeline.sandbox.state import SandboxState
 from pipeline.sandbox.store import Store
+from pipeline.sandbox.views import view
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -28,6 +29,6 @@ def merge(store: Store) -> Handler:
                 store, body.get("contactIds"), body.get("valueOverride"), now=now_iso(), new_id=new_id
             )
             store.apply(outcome)
-        return 200, outcome.record
+        return 200, view(store, CONTACT, outcome.record)
 
     return handler

@@ -1,4 +1,5 @@
-"""Scans, identifier lookups, and reading or deleting one contact or organization."""
+"""Scans (one division, or every division's view), identifier lookups, and reading or deleting one
+contact or organization."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pipeline.sandbox.records import API, CONTACT, ORGANIZATION, Kind
 from pipeline.sandbox.state import SandboxState
 from pipeline.sandbox.store import Store
 from pipeline.sandbox.validation import check_division, identifier_key
+from pipeline.sandbox.views import parse_expand, view
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -30,6 +32,8 @@ def routes(state: SandboxState) -> list[Route]:
     return [
         Route(f"{API}/scan/contacts", scan(store, CONTACT), methods=["GET"]),
         Route(f"{API}/scan/organizations", scan(store, ORGANIZATION), methods=["GET"]),
+        Route(f"{API}/scan/contacts/divisionviews/all", scan_all(store, CONTACT), methods=["GET"]),
+        Route(f"{API}/scan/organizations/divisionviews/all", scan_all(store, ORGANIZATION), methods=["GET"]),
         Route(f"{API}/identifierlookup/contacts", lookup(store, CONTACT), methods=["POST"]),
         Route(f"{API}/identifierlookup/organizations", lookup(store, ORGANIZATION), methods=["POST"]),
         Route(contact, get_record(store, CONTACT), methods=["GET"]),
@@ -40,27 +44,48 @@ def routes(state: SandboxState) -> list[Route]:
 
 
 def scan(store: Store, kind: Kind) -> Handler:
+    """One division's records: ``divisionId``, or the home division without it (in an org with
+    divisions the plain scan does not reach the others; DEVTOOLING-1826)."""
+
     @api
     async def handler(request: Request) -> Reply:
-        division_id = request.query_params.get("divisionId")
+        division = store.division(request.query_params.get("divisionId") or None)
+        division_id = division["id"] if division else None
 
         def in_division(record: dict[str, Any]) -> bool:
             return bool(record["division"]["id"] == division_id)
 
-        keep = in_division if division_id else None
-        return 200, listing(store, kind.collection, request.url.path, request.query_params, keep)
+        body = listing(store, kind.collection, request.url.path, request.query_params, in_division)
+        return 200, _viewed(store, kind, body)
 
     return handler
+
+
+def scan_all(store: Store, kind: Kind) -> Handler:
+    """``/scan/{kind}/divisionviews/all``: every division the token can see, in one cursor listing."""
+
+    @api
+    async def handler(request: Request) -> Reply:
+        body = listing(store, kind.collection, request.url.path, request.query_params)
+        return 200, _viewed(store, kind, body)
+
+    return handler
+
+
+def _viewed(store: Store, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    body["entities"] = [view(store, kind, record) for record in body["entities"]]
+    return body
 
 
 def get_record(store: Store, kind: Kind) -> Handler:
     @api
     async def handler(request: Request) -> Reply:
         record_id = next(iter(request.path_params.values()))
+        expand = parse_expand(request.query_params.getlist("expand"))
         record = store.resolve(kind.collection, record_id)
         if record is None:
             raise not_found(f"{kind.label} {record_id}")
-        return 200, record
+        return 200, view(store, kind, record, expand)
 
     return handler
 
@@ -111,7 +136,7 @@ def lookup(store: Store, kind: Kind) -> Handler:
             owner = store.claim_owner((key[0], division["id"], *key[2:]))  # type: ignore[index]
             record = store.get(kind.collection, owner) if owner else None
             if record is not None:
-                return 200, record
+                return 200, view(store, kind, record)
         raise EntityError(404, NOT_FOUND, f"No {kind.name} claims this identifier")
 
     return handler

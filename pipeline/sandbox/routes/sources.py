@@ -17,7 +17,7 @@ from pipeline.sandbox.state import SandboxState
 from pipeline.sandbox.store import SOURCES, Store
 
 SOURCE_NAME_MAX = 200
-URI_TEMPLATE_MAX = 1000
+URI_TEMPLATE_MAX = 400  # LinkConfiguration.uriTemplate in the API reference
 
 
 def schema_routes(state: SandboxState) -> list[Route]:
