@@ -58,7 +58,14 @@ _SEND_OPTIONS = [
     click.option(
         "--full", is_flag=True, help="Send every record, even those unchanged since their last push."
     ),
+    click.option(
+        "--compare-live",
+        is_flag=True,
+        help="Read the live records first; send only those whose stored values differ.",
+    ),
 ]
+# The options that say what records become and where (not how they are sent): `plan` takes these.
+TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5)]
 
 
 def import_options(command: F) -> F:
@@ -76,6 +83,7 @@ def import_options(command: F) -> F:
         concurrency: int | None,
         dry_run: bool,
         full: bool,
+        compare_live: bool,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -88,6 +96,7 @@ def import_options(command: F) -> F:
             concurrency=concurrency,
             dry_run=dry_run,
             full=full,
+            compare_live=compare_live,
         )
         return command(*args, options=options, **kwargs)
 
