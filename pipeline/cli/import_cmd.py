@@ -70,7 +70,14 @@ _SEND_OPTIONS = [
         show_default=True,
         help="An empty cell in a column FILE has: keep the value stored in Genesys, or clear it.",
     ),
+    click.option(
+        "--compare-live",
+        is_flag=True,
+        help="Read the live records first; send only those whose stored values differ.",
+    ),
 ]
+# The options that say what records become and where (not how they are sent): `plan` takes these.
+TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5)]
 
 
 def import_options(command: F) -> F:
@@ -89,6 +96,7 @@ def import_options(command: F) -> F:
         dry_run: bool,
         full: bool,
         blanks: Blanks,
+        compare_live: bool,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -102,6 +110,7 @@ def import_options(command: F) -> F:
             dry_run=dry_run,
             full=full,
             blanks=blanks,
+            compare_live=compare_live,
         )
         return command(*args, options=options, **kwargs)
 

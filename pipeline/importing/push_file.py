@@ -24,6 +24,8 @@ from pipeline.errors import ConfigError
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.importing.compare import field_changes
+from pipeline.importing.live import LiveReader
 from pipeline.importing.plan import (
     BLANKS_MODES,
     Blanks,
@@ -65,6 +67,8 @@ class ImportOptions:
     full: bool = False
     # An empty cell in a column the file has: leave the stored field alone (keep) or clear it (clear).
     blanks: Blanks = "keep"
+    # Read the live records first and send only those whose stored values differ from what would be sent.
+    compare_live: bool = False
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
@@ -310,7 +314,7 @@ class _ExistingOrganizations:
 PLAN_CHUNK = 5_000
 
 
-async def _plan_options(
+async def plan_options(
     client: GenesysClient, grouped: Grouped, options: ImportOptions, source_id: str | None
 ) -> PlanOptions:
     """How operations are built: the external source and the custom-field schemas, resolved by the API."""
@@ -341,6 +345,39 @@ class _FilePush:
     progress: Progress
     settle: _Settle
     stats: PushStats = field(default_factory=PushStats)
+    # With --compare-live: reads the stored records, so those already equal to the operation are not sent.
+    live: LiveReader | None = None
+    specs: Specs | None = None
+
+    async def drop_live_equal(
+        self, operations: list[Operation], kind: Kind
+    ) -> tuple[list[Operation], list[Outcome]]:
+        """Operations whose stored record already holds what they send become ``unchanged`` (recorded in
+        the journal with their fingerprint, so the next import skips them without reading); the rest
+        are still to send."""
+        if self.live is None or self.specs is None or not operations:
+            return operations, []
+        stored = await self.live.read(kind, [op.key for op in operations], self.settle.known_ids(kind))
+        todo: list[Operation] = []
+        equal: list[Outcome] = []
+        for op in operations:
+            record = stored.get(op.key)
+            if record is not None and record.get("id") and not field_changes(op, record, self.specs):
+                equal.append(
+                    Outcome(
+                        op.kind,
+                        op.key,
+                        Status.UNCHANGED,
+                        op.source_rows,
+                        genesys_id=str(record["id"]),
+                        organization_key=op.organization_key,
+                    )
+                )
+            else:
+                todo.append(op)
+        self.settle.record(equal, answered=False)
+        self.progress.record(equal)
+        return todo, equal
 
     def on_batch(self, outcomes: list[Outcome], timing: BatchTiming) -> None:
         # Journal first: a batch is done only once its outcomes are committed. Records whose request
@@ -364,7 +401,8 @@ class _FilePush:
         for chunk in chunks(operations, PLAN_CHUNK):
             todo, settled = self.settle.split(chunk, "organization")
             self.progress.record(settled)
-            outcomes += settled + await self.send(todo, "organizations")
+            todo, equal = await self.drop_live_equal(todo, "organization")
+            outcomes += settled + equal + await self.send(todo, "organizations")
         return outcomes
 
     async def contacts(
@@ -387,7 +425,9 @@ class _FilePush:
             ready, skips = _link_contacts(todo, org_by_key, existing.ids, dry_run=self.options.dry_run)
             self.settle.record(skips, answered=False)
             self.progress.record(skips)
-            outcomes += settled + skips + await self.send(ready, "contacts")
+            # Compared once linked, so a contact whose organization changed is not taken as equal.
+            ready, equal = await self.drop_live_equal(ready, "contact")
+            outcomes += settled + skips + equal + await self.send(ready, "contacts")
         return outcomes
 
 
@@ -415,7 +455,7 @@ async def push_grouped(
     source_id = await resolve_external_source(
         client, options.external_source, create=options.create_source, dry_run=options.dry_run
     )
-    plan = await _plan_options(client, grouped, options, source_id)
+    plan = await plan_options(client, grouped, options, source_id)
     organizations = organization_operations(grouped.organizations, specs, plan)
     contacts = contact_operations(grouped.contacts, specs, plan)
     progress.organizations_total = grouped.organizations.height
@@ -425,6 +465,9 @@ async def push_grouped(
     settle = _Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
     concurrency = options.concurrency or default_concurrency(rate_limit)
     file_push = _FilePush(client, options, concurrency, progress, settle)
+    if options.compare_live:
+        file_push.live = LiveReader(client, source_id, options.division_id, concurrency)
+        file_push.specs = specs
     org_outcomes = await file_push.organizations(organizations)
     contact_outcomes = await file_push.contacts(contacts, org_outcomes, source_id)
     return _report(decided, org_outcomes + contact_outcomes, started, file_push.stats, [])

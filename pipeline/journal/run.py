@@ -25,7 +25,7 @@ from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
 Resume = int | Literal["last"] | None
 # Options a resume may change: where the report goes and how much is sent, never what a record becomes or
 # where it goes. Every other option that differs from the run's is refused (docs/journal.md).
-HONOURED_ON_RESUME = frozenset({"report_path", "full", "create_source"})
+HONOURED_ON_RESUME = frozenset({"report_path", "full", "compare_live", "create_source"})
 _FLAGS = {"report_path": "--report", "division_id": "--division"}
 # A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.
 ERROR_MAX = 500

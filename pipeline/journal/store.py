@@ -100,7 +100,9 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (run_id, batch));
 """
 
-_SENT = (Status.CREATED, Status.UPDATED)
+# Outcomes whose record now holds what was planned: UNCHANGED too, since --compare-live settles records
+# that already held it (remembering them lets the next import skip them without reading).
+_SENT = (Status.CREATED, Status.UPDATED, Status.UNCHANGED)
 
 
 class RunState(StrEnum):

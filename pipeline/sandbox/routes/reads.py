@@ -1,5 +1,5 @@
-"""Scans (one division, or every division's view), identifier lookups, and reading or deleting one
-contact or organization."""
+"""Scans (one division, or every division's view), identifier lookups, bulk reads by id, and reading
+or deleting one contact or organization."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from pipeline.sandbox.bulk import MAX_ENTITIES
 from pipeline.sandbox.handlers import Handler, Reply, api, json_body
 from pipeline.sandbox.paging import listing
 from pipeline.sandbox.problems import (
@@ -36,6 +37,8 @@ def routes(state: SandboxState) -> list[Route]:
         Route(f"{API}/scan/organizations/divisionviews/all", scan_all(store, ORGANIZATION), methods=["GET"]),
         Route(f"{API}/identifierlookup/contacts", lookup(store, CONTACT), methods=["POST"]),
         Route(f"{API}/identifierlookup/organizations", lookup(store, ORGANIZATION), methods=["POST"]),
+        Route(f"{API}/bulk/contacts", bulk_fetch(store, CONTACT), methods=["POST"]),
+        Route(f"{API}/bulk/organizations", bulk_fetch(store, ORGANIZATION), methods=["POST"]),
         Route(contact, get_record(store, CONTACT), methods=["GET"]),
         Route(contact, delete_record(store, CONTACT), methods=["DELETE"]),
         Route(organization, get_record(store, ORGANIZATION), methods=["GET"]),
@@ -92,6 +95,37 @@ def get_record(store: Store, kind: Kind) -> Handler:
 
 # How many of the contacts that keep an organization from being deleted the error names.
 LINKED_SHOWN = 5
+
+
+def bulk_fetch(store: Store, kind: Kind) -> Handler:
+    """``POST .../bulk/contacts`` (BulkIdsRequest ``{"entities": [{"id": ...}]}``): one result per id, in
+    request order, the record as ``entity``; an id that names no record is a failed result (404
+    ``not.found``) counted in ``errorIndexes``, not an error of the whole request."""
+
+    @api
+    async def handler(request: Request) -> Reply:
+        body = await json_body(request)
+        entities = body.get("entities") if isinstance(body, dict) else None
+        if not isinstance(entities, list) or not 1 <= len(entities) <= MAX_ENTITIES:
+            count = len(entities) if isinstance(entities, list) else entities
+            raise bad_request(f"entities must list 1 to {MAX_ENTITIES} ids, got {count}")
+        results = []
+        for entity in entities:
+            record_id = entity.get("id") if isinstance(entity, dict) else None
+            if not isinstance(record_id, str) or not record_id:
+                raise bad_request('every entity must be {"id": "..."}')
+            record = store.resolve(kind.collection, record_id)
+            if record is None:
+                error = EntityError(404, NOT_FOUND, f"{kind.label} {record_id} not found")
+                results.append(
+                    {"id": record_id, "success": False, "error": error.bulk_error(entity), "status": 404}
+                )
+            else:
+                results.append({"id": record_id, "success": True, "entity": record, "status": 200})
+        errors = [i for i, r in enumerate(results) if not r["success"]]
+        return 200, {"results": results, "errorCount": len(errors), "errorIndexes": errors}
+
+    return handler
 
 
 def delete_record(store: Store, kind: Kind) -> Handler:

@@ -1,0 +1,183 @@
+"""``plan``: what an import of a file would change in the live target, without writing anything.
+
+The file is read, validated and grouped exactly as ``import`` does, and the very operations import would
+send are built (:mod:`pipeline.importing.plan`); the stored records they would touch are read
+(:mod:`pipeline.importing.live`) and compared field by field (:mod:`pipeline.importing.compare`).
+Only reads go out: the token, the external source and schema listings, bulk reads, scans and lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.destination import resolve_external_source
+from pipeline.fields import load_specs
+from pipeline.genesys.client import GenesysClient
+from pipeline.genesys.settings import ClientSettings
+from pipeline.importing.compare import Action, FieldChange, field_changes, record_action
+from pipeline.importing.live import LiveReader, LiveReads
+from pipeline.importing.plan import Kind, Operation, contact_operations, link_organization
+from pipeline.importing.plan import organization_operations as org_operations
+from pipeline.importing.push import default_concurrency
+from pipeline.importing.push_file import ImportOptions, plan_options
+from pipeline.journal.store import Journal
+from pipeline.prepare.group import Grouped
+from pipeline.prepare.stage import PrepareOptions, prepare_table, read_input
+
+DIFF_COLUMNS = ("source_row", "kind", "key", "genesys_id", "field", "before", "after", "action")
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One changed field (or one unchanged record); ``account`` groups rows by Account ID."""
+
+    source_row: str
+    kind: Kind
+    key: str
+    genesys_id: str | None
+    field: str
+    before: str | None
+    after: str | None
+    action: Action
+    account: str | None = None
+
+
+@dataclass
+class PlanResult:
+    rows: list[DiffRow] = field(default_factory=list)
+    records: dict[str, int] = field(default_factory=dict)  # per record action
+    fields_updated: int = 0
+    fields_cleared: int = 0
+    not_planned: int = 0  # rows import would not send (invalid, conflicts)
+    skipped: int = 0  # contacts whose organization import could not find
+    reads: LiveReads = field(default_factory=LiveReads)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, op: Operation, stored: Mapping[str, Any] | None, changes: list[FieldChange]) -> None:
+        action = record_action(stored, changes)
+        self.records[action] = self.records.get(action, 0) + 1
+        self.fields_updated += sum(c.action == "update" for c in changes)
+        self.fields_cleared += sum(c.action == "clear" for c in changes)
+        genesys_id = str(stored["id"]) if stored is not None and stored.get("id") else None
+        account = op.key if op.kind == "organization" else op.organization_key
+
+        def row(fieldname: str, before: str | None, after: str | None, what: Action) -> DiffRow:
+            rows = ";".join(str(r) for r in op.source_rows)
+            return DiffRow(rows, op.kind, op.key, genesys_id, fieldname, before, after, what, account)
+
+        if action == "unchanged":
+            self.rows.append(row("", None, None, "unchanged"))
+        self.rows += [row(c.field, c.before, c.after, c.action) for c in changes]
+
+
+def known_ids(journal: str | Path | None, scope: str | None, kind: Kind) -> dict[str, str | None]:
+    """Genesys ids the journal remembers for this scope, read without its lock (a read changes nothing)."""
+    if journal is None or scope is None or not Path(journal).exists():
+        return {}
+    db = Journal(journal, create=False)
+    try:
+        return {key: known.genesys_id for key, known in db.known(scope, kind).items()}
+    finally:
+        db.close()
+
+
+@dataclass
+class _Preview:
+    client: GenesysClient
+    options: ImportOptions
+    journal: str | Path | None
+    target: str | None
+    result: PlanResult = field(default_factory=PlanResult)
+
+    async def run(self, grouped: Grouped) -> PlanResult:
+        specs = load_specs()
+        source_id = await resolve_external_source(
+            self.client, self.options.external_source, create=False, dry_run=True
+        )
+        plan = await plan_options(self.client, grouped, self.options, source_id)
+        orgs = list(org_operations(grouped.organizations, specs, plan))
+        contacts = list(contact_operations(grouped.contacts, specs, plan))
+        if source_id is None:
+            self.result.warnings.append(
+                f"external source {self.options.external_source!r} does not exist yet: every record "
+                "would be created"
+            )
+            for op in orgs + contacts:
+                self.result.add(op, None, field_changes(op, None, specs))
+            return self.result
+        scope = f"{self.target} {source_id}" if self.target is not None else None
+        rate = self.client.settings.rate_limit_per_minute
+        concurrency = self.options.concurrency or default_concurrency(rate)
+        reader = LiveReader(self.client, source_id, self.options.division_id, concurrency, self.result.reads)
+        referenced = {op.organization_key for op in contacts if op.organization_key}
+        org_keys = {op.key for op in orgs} | referenced
+        known = known_ids(self.journal, scope, "organization")
+        live_orgs = await reader.read("organization", org_keys, known)
+        labels = {str(r["id"]): f"{key} ({r['id']})" for key, r in live_orgs.items()}
+        for op in orgs:
+            stored = live_orgs.get(op.key)
+            self.result.add(op, stored, field_changes(op, stored, specs))
+        defined = {op.key for op in orgs}
+        linked = [self._link(op, live_orgs, defined, labels) for op in contacts]
+        ready = [op for op in linked if op is not None]
+        known = known_ids(self.journal, scope, "contact")
+        live = await reader.read("contact", [op.key for op in ready], known)
+        for op in ready:
+            stored = live.get(op.key)
+            self.result.add(op, stored, field_changes(op, stored, specs, labels=labels))
+        return self.result
+
+    def _link(
+        self, op: Operation, live_orgs: Mapping[str, Any], defined: set[str], labels: dict[str, str]
+    ) -> Operation | None:
+        """The contact linked as import would link it; None when import would skip it (its Account ID
+        is neither defined in the file nor stored)."""
+        key = op.organization_key
+        if key is None:
+            return op
+        if key in live_orgs:
+            return link_organization(op, str(live_orgs[key]["id"]))
+        if key not in defined:
+            self.result.skipped += 1
+            return None
+        # The organization would be created by the same import: its id is not known yet.
+        placeholder = f"new:{key}"
+        labels[placeholder] = f"{key} (new)"
+        return link_organization(op, placeholder)
+
+
+async def _preview(
+    settings: ClientSettings, grouped: Grouped, options: ImportOptions, journal: Any, target: str | None
+) -> PlanResult:
+    async with GenesysClient(settings) as client:
+        return await _Preview(client, options, journal, target).run(grouped)
+
+
+def plan_file(
+    path: str | Path,
+    settings: ClientSettings,
+    options: ImportOptions,
+    *,
+    prepare: PrepareOptions | None = None,
+    journal: str | Path | None = None,
+    target: str | None = None,
+    remember: bool = True,
+) -> PlanResult:
+    """Prepare ``path`` as import would and compare what it would send with the live records.
+
+    ``journal`` supplies Genesys ids for bulk reads of records pushed before (under ``target``, default
+    the API base URL, as import remembers them; ``remember=False``: a target that forgets between runs);
+    nothing is written to it or to the API.
+    """
+    prepare = prepare or PrepareOptions()
+    prepared = prepare_table(read_input(path, prepare), prepare)
+    where = (target or settings.api_base_url) if remember else None
+    result = asyncio.run(_preview(settings, prepared.grouped, options, journal, where))
+    decided = prepared.grouped.outcomes
+    result.not_planned = decided.height
+    result.warnings = [*prepared.warnings, *result.warnings]
+    return result
