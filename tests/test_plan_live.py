@@ -216,3 +216,31 @@ def test_bulk_get_reads_by_id_in_batches_and_leaves_out_unknown_ids(sb: Sandbox,
     assert sb.stats.requests["POST /api/v2/externalcontacts/bulk/contacts"] - before == 3
     assert set(found) == set(ids[:24])
     assert all(found[i]["id"] == i for i in ids[:24])
+
+
+def test_plan_with_blanks_clear_lists_the_emptied_cells_as_clears_and_import_then_clears_them(
+    sb: Sandbox, tmp_path: Path, imported: Path
+) -> None:
+    """An emptied phone is a `clear` row under --blanks clear (nothing under keep); the import then
+    empties exactly that stored field, and a second plan shows nothing left to clear."""
+    rows = _rows()
+    rows[7]["Contact Work Phone"] = ""
+    path = _write(tmp_path / "contacts.csv", rows)
+    kept = _plan(sb, tmp_path, path)
+    assert kept.exit_code == 0, kept.output
+    assert not [r for r in _diff(tmp_path) if r["action"] == "clear"]
+    before_store = sb.store.all("contacts")
+    cleared = _plan(sb, tmp_path, path, "--blanks", "clear")
+    assert cleared.exit_code == 0, cleared.output
+    assert sb.store.all("contacts") == before_store, "a plan never writes"
+    clears = [
+        (r["key"], r["field"], r["before"], r["after"]) for r in _diff(tmp_path) if r["action"] == "clear"
+    ]
+    assert clears == [("C-007", "Contact Work Phone", "+35315550007", "")]
+    assert _import(sb, tmp_path, path, "--blanks", "clear").exit_code == 0
+    stored = {r["externalIds"][0]["value"]: r for r in sb.store.all("contacts")}
+    assert "workPhone" not in stored["C-007"] or stored["C-007"]["workPhone"] is None
+    assert stored["C-008"]["workPhone"]["e164"] == "+35315550008"
+    again = _plan(sb, tmp_path, path, "--blanks", "clear")
+    assert again.exit_code == 0, again.output
+    assert not [r for r in _diff(tmp_path) if r["action"] == "clear"]

@@ -13,6 +13,7 @@ from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions
+from pipeline.importing.plan import Blanks
 from pipeline.importing.preview import plan_file
 from pipeline.prepare.stage import PrepareOptions
 from pipeline.report.plan_output import summary_lines, write_diff, write_html
@@ -60,6 +61,7 @@ def plan(
     contact_schema: str | None,
     organization_schema: str | None,
     match: str | None,
+    blanks: Blanks,
     rate_limit: int,
     sandbox: bool,
     sandbox_state: Path | None,
@@ -69,7 +71,8 @@ def plan(
 
     FILE is read, validated and grouped as import does; the records it would touch are read from the
     target (by id in bulk for records the journal knows, else by a scan or by ExternalId lookups) and
-    compared with what import would send. Empty cells change nothing, as in import.
+    compared with what import would send. Empty cells change nothing, as in import, unless --blanks
+    clear: then they are listed as clears.
 
     \b
     Example:
@@ -84,6 +87,7 @@ def plan(
         contact_schema=contact_schema,
         organization_schema=organization_schema,
         match=_match(match),
+        blanks=blanks,
     )
     check_outputs(
         {"--out": out, "--html": html_path},

@@ -7,8 +7,8 @@ Python prints them. So an export re-imported without edits compares equal, whate
 
 The sent side is the operation's body, never the row: the diff is against what WOULD be sent. With
 today's field rules (``PreferProvided``) a field the body leaves out keeps its stored value, so an empty
-cell is no change. ``cleared`` names the field paths a caller would clear (a future ``--blanks clear``):
-those become ``clear`` changes when something is stored there.
+cell is no change. Under ``--blanks clear`` the body names the fields it clears (``fieldRules`` with
+``AlwaysUseProvided`` and a null value): those become ``clear`` changes when something is stored there.
 """
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ class FieldChange:
 def record_body(op: Operation) -> Mapping[str, Any]:
     """The record an operation writes (``contact`` or ``externalOrganization``)."""
     return op.body["contact"] if op.kind == "contact" else op.body["externalOrganization"]
+
+
+def cleared_paths(op: Operation) -> frozenset[str]:
+    """The field paths the operation clears: its ``AlwaysUseProvided`` rules (``$.a.b`` -> ``a.b``)."""
+    rules = (op.body.get("fieldRules") or {}).get("rules") or ()
+    return frozenset(
+        str(rule["field"]).removeprefix("$.")
+        for rule in rules
+        if rule.get("action") == "AlwaysUseProvided" and rule.get("field")
+    )
 
 
 def _get(record: Mapping[str, Any] | None, path: str) -> Any:
@@ -90,6 +100,7 @@ def field_changes(
     field it sends is created). ``labels`` names organizations by Genesys id for the link's values."""
     action: Action = "create" if stored is None else "update"
     body = record_body(op)
+    cleared = frozenset(cleared) | cleared_paths(op)
     changes: list[FieldChange] = []
     for spec in _fields(op, specs):
         held = _get(stored, spec.path)
