@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 import xlsxwriter
 
 from pipeline.errors import ConfigError
@@ -43,22 +42,22 @@ class Sheets:
 
 
 def write_workbook(
-    path: str | Path, headers: list[str], pages: Iterable[pl.DataFrame], sheets: Sheets
+    path: str | Path, headers: list[str], rows: Iterable[Sequence[str | None]], sheets: Sheets
 ) -> int:
-    """Write ``pages`` (String columns ``headers``, in order) as the first sheet; return the data rows."""
+    """Write ``rows`` (text cells in ``headers`` order) as the first sheet; return how many."""
     with atomic_path(path) as temp:
         book = xlsxwriter.Workbook(str(temp), _OPTIONS)
         try:
-            rows = _data_sheet(book, headers, pages, sheets)
+            written = _data_sheet(book, headers, rows, sheets)
             _pairs_sheet(book, "Summary", ("count", "value"), sheets.summary.items())
             _legend_sheet(book, sheets.legend)
         finally:
             book.close()
-    return rows
+    return written
 
 
 def _data_sheet(
-    book: xlsxwriter.Workbook, headers: list[str], pages: Iterable[pl.DataFrame], sheets: Sheets
+    book: xlsxwriter.Workbook, headers: list[str], rows: Iterable[Sequence[str | None]], sheets: Sheets
 ) -> int:
     sheet = book.add_worksheet(sheets.data_sheet)
     bold = book.add_format({"bold": True})
@@ -66,17 +65,17 @@ def _data_sheet(
     for col, name in enumerate(headers):
         sheet.write_string(0, col, name, bold)
     row = 0
-    for page in pages:
-        if row + page.height >= MAX_ROWS:
+    for values in rows:
+        row += 1
+        if row >= MAX_ROWS:
             raise ConfigError(f"more than {MAX_ROWS - 1} rows do not fit in one .xlsx sheet; write CSV")
-        for values in page.select(headers).iter_rows():
-            row += 1
-            for col, value in enumerate(values):
-                if value is not None and sheet.write_string(row, col, value) == -2:
-                    raise ConfigError(
-                        f"row {row + 1}, column {headers[col]!r}: more than {MAX_CELL} characters do not "
-                        "fit in an .xlsx cell; write CSV"
-                    )
+        for col, value in enumerate(values):
+            # Empty cells stay blank: a workbook, like our CSV, does not tell empty from missing.
+            if value and sheet.write_string(row, col, value) == -2:
+                raise ConfigError(
+                    f"row {row + 1}, column {headers[col]!r}: more than {MAX_CELL} characters do not fit "
+                    "in an .xlsx cell; write CSV"
+                )
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(row, 1), max(len(headers) - 1, 0))
     for name, colours in sheets.colours.items():

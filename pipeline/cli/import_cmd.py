@@ -18,9 +18,9 @@ from pipeline.cli.summary import render_import_summary
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.journal.run import Resume
 from pipeline.prepare.stage import PrepareOptions
+from pipeline.report.reconcile import REPORT_FORMATS, choose_report_path
 from pipeline.report.summary import ImportResult
 
-DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,9 +135,14 @@ def _resume(value: str | None) -> Resume:
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_REPORT,
-    show_default=True,
-    help="Reconciliation file to write; SUMMARY.json goes next to it.",
+    help="Reconciliation file to write (default out/reconciliation.csv, or .xlsx for an .xlsx FILE); "
+    "<report name>.summary.json goes next to it.",
+)
+@click.option(
+    "--report-format",
+    type=click.Choice(REPORT_FORMATS),
+    help="csv or xlsx (a workbook with Summary and Legend sheets); default: --report's extension, else "
+    "FILE's.",
 )
 @prepare_options
 @api_options
@@ -157,7 +162,8 @@ def _resume(value: str | None) -> Resume:
 )
 def import_(
     file: Path,
-    report: Path,
+    report: Path | None,
+    report_format: str | None,
     prepare: PrepareOptions,
     region: str | None,
     base_url: str | None,
@@ -187,6 +193,7 @@ def import_(
     holds the journal's lock); 130 interrupted by Ctrl-C (resumable with --resume).
     """
     run_to_resume = _resume(resume)
+    report = choose_report_path(report, report_format, file)
     if sandbox:
         options = replace(options, create_source=True)  # an embedded sandbox starts empty
     progress = Progress()

@@ -15,8 +15,8 @@ with its state saved, and ``--resume`` carries on from the last page written.
 4. the partial file becomes ``<out>`` (CSV: renamed; parquet: converted, see below), then the manifest
    ``<out>.manifest.json`` is written and the state deleted.
 
-Parquet: rows are streamed into the partial file as unescaped CSV exactly as for CSV output, and
-converted at the end (:mod:`pipeline.exporting.output`), so resume works alike for both formats.
+Parquet and xlsx: rows are streamed into the partial file as unescaped CSV exactly as for CSV output,
+and converted at the end (:mod:`pipeline.exporting.output`), so resume works alike for every format.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pipeline.exporting.layout import (
     organization_values,
 )
 from pipeline.exporting.options import FORMATS, ExportOptions, ExportProgress, ExportResult
-from pipeline.exporting.output import organizations_in, publish
+from pipeline.exporting.output import organizations_in, publish, workbook_sheets
 from pipeline.exporting.state import (
     Counts,
     ExportState,
@@ -129,7 +129,6 @@ class _Export:
         shape = {
             "kind": o.kind,
             "format": o.format,
-            "excel": o.excel,
             "columns": layout.headers,
             "division": o.division_id,
             "source": source_id,
@@ -140,7 +139,6 @@ class _Export:
         writer = CsvAppender(
             self.partial,
             layout.headers,
-            bom=o.excel and o.format == "csv",
             escape=o.format == "csv",
             resume_at=state.offset if resumed else None,
         )
@@ -335,12 +333,13 @@ class _Export:
                 values[key] is None for values in self.organizations.values()
             )
         o = self.options
-        publish(self.partial, self.out, o.format, self.layout.headers)
+        fields = [*self.layout.contact, *self.layout.organization]
+        sheets = workbook_sheets(counts, self.layout.headers, fields)
+        publish(self.partial, self.out, o.format, self.layout.headers, sheets)
         manifest = output.manifest(
             self.out,
             counts,
             file_format=o.format,
-            excel=o.excel,
             kind=o.kind,
             headers=self.layout.headers,
             started_at=self.state.started_at,

@@ -77,6 +77,30 @@ def report_format(path: str | Path) -> str:
     return "xlsx" if Path(path).suffix.lower() == ".xlsx" else "csv"
 
 
+DEFAULT_REPORT_STEM = Path("out/reconciliation")
+# Input suffixes whose report defaults to a workbook: whoever works in Excel gets the report in Excel.
+_WORKBOOK_INPUTS = (".xlsx", ".xlsm")
+
+
+def choose_report_path(report: Path | None, chosen_format: str | None, input_path: str | Path) -> Path:
+    """Where an import's report goes: ``--report`` as given, else ``out/reconciliation.<format>``.
+
+    The format is ``chosen_format`` (``--report-format``) when given, else the ``--report`` path's
+    extension, else the input's (an .xlsx input gets an .xlsx report). A ``--report`` whose extension
+    contradicts ``--report-format`` is refused (``ConfigError``) rather than written in the wrong format.
+    """
+    if report is not None:
+        if chosen_format is not None and report_format(report) != chosen_format:
+            raise ConfigError(
+                f"--report {report} does not end in .{chosen_format}, the --report-format asked for; "
+                f"name it .{chosen_format} or drop --report-format"
+            )
+        return report
+    if chosen_format is None:
+        chosen_format = "xlsx" if Path(input_path).suffix.lower() in _WORKBOOK_INPUTS else "csv"
+    return DEFAULT_REPORT_STEM.with_suffix(f".{chosen_format}")
+
+
 def write_report(report: pl.DataFrame, path: str | Path, summary: Mapping[str, object] | None = None) -> Path:
     """Write the reconciliation file, creating its folder if needed: formula-safe CSV, or a workbook
     (report, ``summary`` sheet: ``summary`` or the report's counts, legend) when ``path`` ends in .xlsx."""

@@ -24,4 +24,5 @@ def write_report_workbook(report: pl.DataFrame, path: str | Path, summary: Mappi
         colours=dict.fromkeys(STATUS_COLUMNS, colours),
     )
     pages = (page.with_columns(pl.all().cast(pl.String)) for page in report.iter_slices(_SLICE))
-    write_workbook(path, report.columns, pages, sheets)
+    rows = (values for page in pages for values in page.iter_rows())
+    write_workbook(path, report.columns, rows, sheets)
