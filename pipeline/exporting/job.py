@@ -92,6 +92,10 @@ async def export_records(
     """Export with an open client (anything with ``scan``, ``find_external_source``, ``list_schemas``)."""
     if options.format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {options.format!r}")
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix in FORMATS and suffix != options.format:
+        # A workbook named .csv (or CSV named .xlsx) opens as garbage: the name must say what is inside.
+        raise ConfigError(f"--out {out} ends in .{suffix} but the format is {options.format}")
     check_outputs(export_outputs(Path(out)))  # before any request; the CLI adds the files it reads
     job = _Export(client, Path(out), options, progress or ExportProgress(), specs or load_specs(), api_host)
     return await job.run()
