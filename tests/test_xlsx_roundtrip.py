@@ -41,12 +41,15 @@ def _settings(sb: Sandbox) -> ClientSettings:
 
 def _to_csv(book_path: Path, csv_path: Path) -> None:
     """The first sheet as CSV, every cell as the text it holds (what an .xlsx reader hands import)."""
-    sheet = openpyxl.load_workbook(book_path, read_only=True).worksheets[0]
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        for row in sheet.iter_rows(values_only=True):
-            assert all(v is None or isinstance(v, str) for v in row), row
-            writer.writerow(["" if v is None else v for v in row])
+    book = openpyxl.load_workbook(book_path, read_only=True)
+    try:
+        with csv_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                assert all(v is None or isinstance(v, str) for v in row), row
+                writer.writerow(["" if v is None else v for v in row])
+    finally:
+        book.close()  # read-only workbooks keep their file open until closed
 
 
 def _exported(sb: Sandbox, tmp_path: Path) -> tuple[Path, list[dict[str, str | None]]]:
