@@ -279,7 +279,8 @@ def _assert_report_tells_what_was_stored(sb: Sandbox, report: pl.DataFrame) -> N
         for row in report.iter_rows(named=True):
             status, key_value = row[f"{part}_status"], row[key]
             if status in FINAL:
-                assert stored.get(key_value) == row[f"genesys_{part}_id"], f"{part} {key_value} reported {status}"
+                reported_id = row[f"genesys_{part}_id"]
+                assert stored.get(key_value) == reported_id, f"{part} {key_value} reported {status}"
             elif status in ("failed", "skipped"):
                 assert key_value not in stored, f"{part} {key_value} reported {status} but is stored"
 
