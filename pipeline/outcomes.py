@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID
+
 SOURCE_ROW = "source_row"
 
 
 class Status(StrEnum):
+    # Only in the report of `validate`: the part passed every check and would be sent.
+    VALID = "valid"
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -51,17 +55,25 @@ class Reason(StrEnum):
 
 
 # Columns the reconciliation file appends after the original ones, in this order. When a previous
-# reconciliation file is read back as input, these columns are dropped from it.
+# reconciliation file is read back as input, these columns are dropped from it. The id columns carry the
+# names export writes, so a report and an export name a record's Genesys id alike.
 OUTCOME_COLUMNS = (
     SOURCE_ROW,
     "organization_status",
-    "organization_id",
+    GENESYS_ORGANIZATION_ID,
     "contact_status",
-    "contact_id",
+    GENESYS_CONTACT_ID,
     "error_stage",
     "error_code",
     "error_message",
 )
+
+# What an import's reconciliation file adds after the outcome columns: which journal run wrote it and
+# whether it was a dry run (its statuses then say what would have happened).
+RUN_COLUMNS = ("run_id", "dry_run")
+
+# Names reports had before the id columns took export's names; a report written then is still read back.
+OLD_OUTCOME_NAMES = {"organization_id": GENESYS_ORGANIZATION_ID, "contact_id": GENESYS_CONTACT_ID}
 
 
 @dataclass(frozen=True)

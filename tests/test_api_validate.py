@@ -70,7 +70,8 @@ def test_problem_rows_are_counted_and_reported_in_order(tmp_path: Path) -> None:
     report = result.report
     assert report.columns == [*HEADER, *OUTCOME_COLUMNS]
     assert report.get_column("source_row").to_list() == [2, 3, 4]
-    assert report.get_column("organization_status").to_list() == ["conflict", None, "conflict"]
+    # Row 3's organization A2 passed every check: `valid`, though its contact did not.
+    assert report.get_column("organization_status").to_list() == ["conflict", "valid", "conflict"]
     assert report.get_column("contact_status").to_list() == ["skipped", "invalid", "skipped"]
     assert "rows 2, 4 disagree on Account Name" in report.item(0, "error_message")
 
@@ -153,7 +154,10 @@ def test_every_data_row_gets_exactly_one_report_row(rows: list[list[str]]) -> No
         == result.prepared.raw.frame.get_column("source_row").to_list()
     )
     assert report.columns[-len(OUTCOME_COLUMNS) :] == list(OUTCOME_COLUMNS)
+    # Every row says something: a part that passed is `valid`, one that did not has its problem.
+    statuses = pl.col("organization_status").is_not_null() | pl.col("contact_status").is_not_null()
+    assert report.filter(~statuses).height == 0
     settled = report.filter(
-        pl.col("organization_status").is_not_null() | pl.col("contact_status").is_not_null()
+        pl.any_horizontal(pl.col("organization_status", "contact_status").fill_null("valid") != "valid")
     )
     assert settled.height == result.prepared.grouped.outcomes.height

@@ -31,7 +31,7 @@ def test_sandbox_import_of_the_samples_exits_0_and_writes_report_and_summary(tmp
     assert result.exit_code == 0, result.output
     assert "Import summary" in result.output
     assert "234 succeeded" in result.output
-    summary = json.loads((report.parent / "SUMMARY.json").read_text(encoding="utf-8"))
+    summary = json.loads((report.parent / "rec.summary.json").read_text(encoding="utf-8"))
     assert summary["rows"]["total"] == 234
     assert summary["records"]["contacts"] == {"created": 234}
 

@@ -130,12 +130,13 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def test_sample_contacts_file_is_all_valid(tmp_path: Path) -> None:
-    """The demo file validates cleanly: exit 0, every row in the report without a status."""
+    """The demo file validates cleanly: exit 0, every row's contact and organization `valid`."""
     report = tmp_path / "report.csv"
     result = invoke(SAMPLES / "contacts.csv", "--report", report)
     assert result.exit_code == 0, result.output
     written = pl.read_csv(report, infer_schema=False)
-    assert written.get_column("contact_status").null_count() == written.height
+    assert set(written.get_column("contact_status")) == {"valid"}
+    assert set(written.get_column("organization_status")) == {"valid"}
 
 
 def test_sample_problems_file_exits_1_with_one_report_row_per_input_row(tmp_path: Path) -> None:

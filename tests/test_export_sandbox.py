@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -281,20 +282,34 @@ def test_division_option_exports_that_division_only(sb: Sandbox, tmp_path: Path)
 def test_cli_export_against_the_embedded_sandbox(tmp_path: Path) -> None:
     """``contacts-pipeline export --sandbox`` writes the file and its manifest and exits 0."""
     out = tmp_path / "e.csv"
-    result = CliRunner().invoke(
-        cli, ["export", "--sandbox", "--rate-limit", "0", "--out", str(out), "--excel"]
-    )
+    result = CliRunner().invoke(cli, ["export", "--sandbox", "--rate-limit", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Exported 0 rows" in result.output
-    assert out.read_bytes().startswith(b"\xef\xbb\xbfContact ID,")
+    assert out.read_bytes().startswith(b"Contact ID,")
     assert (tmp_path / "e.csv.manifest.json").exists()
 
 
+def test_cli_format_follows_the_out_extension_and_excel_is_a_deprecated_alias(tmp_path: Path) -> None:
+    """``--out x.xlsx`` writes a workbook; ``--excel`` does too, with a deprecation warning."""
+    runner = CliRunner()
+    by_name = runner.invoke(
+        cli, ["export", "--sandbox", "--rate-limit", "0", "--out", str(tmp_path / "a.xlsx")]
+    )
+    assert by_name.exit_code == 0, by_name.output
+    aliased = runner.invoke(
+        cli, ["export", "--sandbox", "--rate-limit", "0", "--out", str(tmp_path / "b.xlsx"), "--excel"]
+    )
+    assert aliased.exit_code == 0, aliased.output
+    assert "--excel is deprecated" in aliased.stderr
+    for name in ("a.xlsx", "b.xlsx"):
+        assert openpyxl.load_workbook(tmp_path / name).sheetnames == ["Export", "Summary", "Legend"]
+
+
 def test_cli_refuses_excel_with_parquet(tmp_path: Path) -> None:
-    """``--excel`` is a CSV encoding option; with parquet it is a usage error (exit 2)."""
+    """``--excel`` now means xlsx; with ``--format parquet`` it is a usage error (exit 2)."""
     result = CliRunner().invoke(cli, ["export", "--sandbox", "--format", "parquet", "--excel"])
     assert result.exit_code == 2
-    assert "--excel goes with --format csv" in result.output
+    assert "--excel means --format xlsx" in result.output
 
 
 def test_cli_import_export_import_with_a_shared_sandbox_state(tmp_path: Path) -> None:

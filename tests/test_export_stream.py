@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import polars as pl
 import pytest
 
@@ -219,12 +220,30 @@ def test_organizations_kind_streams_organizations_only(tmp_path: Path) -> None:
     assert {k for k, _ in client.calls} == {"organizations"}
 
 
-def test_excel_option_writes_a_byte_order_mark(tmp_path: Path) -> None:
-    """``--excel`` starts the file with the UTF-8 byte-order mark; without it there is none."""
-    with_bom = _run(FakeClient(), tmp_path / "excel.csv", excel=True).path.read_bytes()
-    without = _run(FakeClient(), tmp_path / "plain.csv").path.read_bytes()
-    assert with_bom.startswith(b"\xef\xbb\xbfContact ID,")
-    assert without.startswith(b"Contact ID,")
+def test_xlsx_holds_the_csv_rows_as_text_cells_with_summary_and_legend(tmp_path: Path) -> None:
+    """The workbook has the CSV's rows, every cell text, a formula-looking value as text, plus two sheets."""
+    CONTACTS[0]["firstName"] = "=cmd"
+    try:
+        csv = pl.read_csv(_run(FakeClient(), tmp_path / "e.csv").path, infer_schema=False)
+        result = _run(FakeClient(), tmp_path / "e.xlsx", format="xlsx")
+    finally:
+        CONTACTS[0]["firstName"] = "Name 0"
+    book = openpyxl.load_workbook(result.path)
+    assert book.sheetnames == ["Export", "Summary", "Legend"]
+    sheet = book["Export"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == csv.columns
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
+    assert {c.data_type for c in cells} == {"s"}, "every cell is text, none a number or a formula"
+    unescaped = csv.with_columns(pl.col("Contact First Name").str.strip_chars_start("'"))
+    assert [list(r) for r in rows[1:]] == [list(r) for r in unescaped.rows()]
+    summary = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
+    assert summary["rows"] == csv.height
+    legend = [row[1] for row in book["Legend"].iter_rows(min_row=2, values_only=True)]
+    assert legend == csv.columns
+    assert result.manifest["format"] == "xlsx"
 
 
 def test_parquet_holds_the_same_rows_unescaped(tmp_path: Path) -> None:

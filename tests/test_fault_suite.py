@@ -3,7 +3,7 @@
 429 storms (the server's budget below the client's), 5xx answers, retryable per-entity errors, writes
 dropped after being applied, latency spikes and tokens revoked mid-run, all seeded. Whatever happens, every
 input row must come back exactly once in the reconciliation file with a final status for each of its parts,
-the sandbox must hold exactly one record per key, and SUMMARY.json must agree with the file.
+the sandbox must hold exactly one record per key, and the summary file must agree with the file.
 """
 
 from __future__ import annotations
@@ -169,11 +169,11 @@ def _assert_links_match_the_report(sb: Sandbox, report: pl.DataFrame) -> None:
     contacts = {c["id"]: c for c in sb.store.all("contacts")}
     organizations = {o["id"]: o for o in sb.store.all("organizations")}
     for row in report.filter(pl.col("contact_status").is_in(FINAL)).iter_rows(named=True):
-        contact = contacts[row["contact_id"]]
+        contact = contacts[row["genesys_contact_id"]]
         assert contact["externalIds"][0]["value"] == row["Contact ID"]
         organization = organizations[contact["externalOrganization"]["id"]]
         assert organization["externalIds"][0]["value"] == row["Account ID"]
-        assert organization["id"] == row["organization_id"]
+        assert organization["id"] == row["genesys_organization_id"]
 
 
 def test_an_import_through_every_fault_at_once_loses_no_row_and_duplicates_no_record(
@@ -195,12 +195,12 @@ def test_an_import_through_every_fault_at_once_loses_no_row_and_duplicates_no_re
 
     written = pl.read_csv(report_path, infer_schema=False)
     _assert_every_row_once_with_final_statuses(written, ROWS, FINAL)
-    assert written["contact_id"].null_count() == 0
-    assert written["organization_id"].null_count() == 0
+    assert written["genesys_contact_id"].null_count() == 0
+    assert written["genesys_organization_id"].null_count() == 0
     _assert_one_record_per_key(stormy, ROWS, organizations)
     _assert_links_match_the_report(stormy, written)
 
-    summary = json.loads((report_path.parent / "SUMMARY.json").read_text(encoding="utf-8"))
+    summary = json.loads((report_path.parent / "reconciliation.summary.json").read_text(encoding="utf-8"))
     assert summary["rows"] == {
         "total": ROWS,
         "succeeded": ROWS,
@@ -279,7 +279,8 @@ def _assert_report_tells_what_was_stored(sb: Sandbox, report: pl.DataFrame) -> N
         for row in report.iter_rows(named=True):
             status, key_value = row[f"{part}_status"], row[key]
             if status in FINAL:
-                assert stored.get(key_value) == row[f"{part}_id"], f"{part} {key_value} reported {status}"
+                reported_id = row[f"genesys_{part}_id"]
+                assert stored.get(key_value) == reported_id, f"{part} {key_value} reported {status}"
             elif status in ("failed", "skipped"):
                 assert key_value not in stored, f"{part} {key_value} reported {status} but is stored"
 
@@ -343,7 +344,7 @@ def test_records_whose_fate_cannot_be_looked_up_are_unknown_and_a_resume_sends_t
 def test_a_completed_run_reports_unknown_records_and_counts_them_as_not_succeeded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Records whose lost answer no lookup could settle are `unknown` in the report and SUMMARY.json."""
+    """Records whose lost answer no lookup could settle are `unknown` in the report and its summary file."""
     rows = 20
     path = _generate(tmp_path / "contacts.csv", rows)
     report_path = tmp_path / "out" / "reconciliation.csv"
@@ -360,6 +361,6 @@ def test_a_completed_run_reports_unknown_records_and_counts_them_as_not_succeede
     assert set(report["organization_status"].to_list()) == {"unknown"}
     assert set(report["contact_status"].to_list()) == {"skipped"}
     assert all("may have been written" in m for m in report["error_message"].to_list())
-    summary = json.loads((report_path.parent / "SUMMARY.json").read_text(encoding="utf-8"))
+    summary = json.loads((report_path.parent / "reconciliation.summary.json").read_text(encoding="utf-8"))
     assert summary["records"]["organizations"] == {"unknown": rows // CONTACTS_PER_ACCOUNT}
     assert summary["rows"]["not_succeeded"] == rows

@@ -61,23 +61,23 @@ def test_hard_link_to_an_input_is_refused(tmp_path: Path) -> None:
 
 
 def test_two_outputs_naming_one_file_are_refused(tmp_path: Path) -> None:
-    """A report named like the summary written next to it would be overwritten by the summary."""
-    report = tmp_path / "SUMMARY.json"
+    """Two outputs of one run that resolve to one file are refused, naming the one written second."""
+    report = tmp_path / "rec.summary.json"
     with pytest.raises(ConfigError, match="the summary"):
-        check_outputs({"--report": report, "the summary": report.with_name("SUMMARY.json")})
+        check_outputs({"--report": report, "the summary": tmp_path / "sub" / ".." / "rec.summary.json"})
 
 
 def test_outputs_differing_only_in_case_are_refused(tmp_path: Path) -> None:
     """Names differing only in letter case are one file on many filesystems, so they are refused."""
     with pytest.raises(ConfigError):
-        check_outputs({"--report": tmp_path / "summary.json", "the summary": tmp_path / "SUMMARY.json"})
+        check_outputs({"--report": tmp_path / "r.summary.json", "the summary": tmp_path / "R.SUMMARY.json"})
 
 
 def test_distinct_files_and_missing_entries_pass(tmp_path: Path) -> None:
     """Different files, and options that were not given (None), raise nothing."""
     (tmp_path / "in.csv").write_text("a\n1\n")
     check_outputs(
-        {"--report": tmp_path / "out" / "report.csv", "the summary": tmp_path / "out" / "SUMMARY.json"},
+        {"--report": tmp_path / "out" / "r.csv", "the summary": tmp_path / "out" / "r.summary.json"},
         {"the input file": tmp_path / "in.csv", "--mapping": None},
     )
 
@@ -100,7 +100,7 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(tmp_path
 
 def test_a_completed_write_replaces_the_file(tmp_path: Path) -> None:
     """Once the write completes, the final path holds the new bytes and no temporary file is left."""
-    target = tmp_path / "deep" / "SUMMARY.json"
+    target = tmp_path / "deep" / "report.summary.json"
     write_text_atomic(target, "{}\n")
     write_text_atomic(target, '{"rows": 1}\n')
     assert target.read_text() == '{"rows": 1}\n'

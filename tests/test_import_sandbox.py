@@ -87,12 +87,14 @@ def test_samples_import_creates_every_record_linked_to_its_organization(sb: Sand
     orgs = {o["id"]: o for o in sb.store.all("organizations")}
     contacts = {c["id"]: c for c in sb.store.all("contacts")}
     for row in report.iter_rows(named=True):
-        contact = contacts[row["contact_id"]]
+        contact = contacts[row["genesys_contact_id"]]
         assert contact["externalIds"][0]["value"] == row["Contact ID"]
         org = orgs[contact["externalOrganization"]["id"]]
         assert org["externalIds"][0]["value"] == row["Account ID"]
-        assert row["organization_id"] == org["id"]
-    assert (tmp_path / "SUMMARY.json").exists()
+        assert row["genesys_organization_id"] == org["id"]
+    assert (tmp_path / "r.summary.json").exists()
+    assert report["run_id"].to_list() == [None] * 234  # no journal given, so no run
+    assert set(report["dry_run"]) == {"false"}
 
 
 def test_second_import_updates_and_creates_nothing(sb: Sandbox, tmp_path: Path) -> None:

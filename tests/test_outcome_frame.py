@@ -23,7 +23,7 @@ def test_each_record_outcome_lands_on_every_row_it_came_from() -> None:
         ],
     )
     assert merged["source_row"].to_list() == [2, 3, 4]
-    assert merged["organization_id"].to_list() == ["o1", "o1", "o1"]
+    assert merged["genesys_organization_id"].to_list() == ["o1", "o1", "o1"]
     assert merged["contact_status"].to_list() == ["updated", "created", "created"]
     assert merged["error_stage"].null_count() == 3
 

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.cli import cli
+from pipeline.report.summary import summary_path
 
 ROWS = "Contact ID,Contact First Name,Contact Last Name\nC-1,Ann,Lee\n"
 # Nothing listens here: a command that sent a request would fail with exit 3, not 2.
@@ -45,11 +46,21 @@ def test_import_report_that_is_the_input_is_refused_and_the_input_kept(source: P
     assert source.read_text() == ROWS
 
 
-def test_import_report_named_like_the_summary_is_refused(source: Path) -> None:
-    """`--report out/SUMMARY.json` would be overwritten by the summary written next to it."""
-    result = _run("import", "in.csv", "--report", "out/SUMMARY.json", "--base-url", NOWHERE)
-    _refused(result, "SUMMARY.json", "the summary")
-    assert not Path("out/SUMMARY.json").exists()
+def test_import_summary_that_is_the_journal_is_refused(source: Path) -> None:
+    """`--report out/r.csv --journal out/r.summary.json`: the summary would overwrite the journal."""
+    Path("out").mkdir()
+    Path("out/r.summary.json").write_text("{}")
+    args = ("--report", "out/r.csv", "--journal", "out/r.summary.json", "--base-url", NOWHERE)
+    result = _run("import", "in.csv", *args)
+    _refused(result, "r.summary.json", "the summary", "the journal")
+    assert Path("out/r.summary.json").read_text() == "{}"
+    assert not Path("out/r.csv").exists()
+
+
+def test_two_reports_in_one_folder_get_a_summary_each() -> None:
+    """The summary is named after its report, so reports side by side never share one."""
+    assert summary_path(Path("out/monday.csv")) == Path("out/monday.summary.json")
+    assert summary_path(Path("out/monday.xlsx")) != summary_path(Path("out/tuesday.xlsx"))
 
 
 def test_import_report_that_is_the_mapping_file_is_refused(source: Path) -> None:

@@ -32,9 +32,9 @@ def outcomes(rows: list[tuple[int, str | None, str | None]]) -> pl.DataFrame:
         {
             "source_row": [r[0] for r in rows],
             "organization_status": [r[1] for r in rows],
-            "organization_id": [None] * len(rows),
+            "genesys_organization_id": [None] * len(rows),
             "contact_status": [r[2] for r in rows],
-            "contact_id": [None] * len(rows),
+            "genesys_contact_id": [None] * len(rows),
             "error_stage": ["validate" if r[1] or r[2] else None for r in rows],
             "error_code": ["required" if r[1] or r[2] else None for r in rows],
             "error_message": ["Contact ID: required" if r[1] or r[2] else None for r in rows],

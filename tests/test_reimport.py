@@ -70,7 +70,7 @@ def test_reimporting_the_same_file_sends_nothing_and_reports_unchanged(
     report = read_report(tmp_path / "out" / "reconciliation.csv")
     # Unchanged rows still carry the Genesys ids of their records.
     stored = {r["id"] for r in sb.store.all("contacts")}
-    assert {r["contact_id"] for r in report} == stored
+    assert {r["genesys_contact_id"] for r in report} == stored
 
 
 def test_changing_one_percent_of_rows_sends_only_their_records(

@@ -76,10 +76,10 @@ def _check_complete(sb: Sandbox, report: Path, answered: set[tuple[str, str]]) -
     for row in rows:
         # The report's organization id is the stored organization of that Account ID, and the stored
         # contact links to it, whichever session wrote which.
-        assert row["organization_id"] == org_by_account[row["Account ID"]]
-        contact = sb.store.get("contacts", row["contact_id"])
+        assert row["genesys_organization_id"] == org_by_account[row["Account ID"]]
+        contact = sb.store.get("contacts", row["genesys_contact_id"])
         assert contact is not None
-        assert contact["externalOrganization"]["id"] == row["organization_id"]
+        assert contact["externalOrganization"]["id"] == row["genesys_organization_id"]
 
 
 @pytest.mark.slow

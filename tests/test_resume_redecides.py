@@ -97,7 +97,7 @@ def test_resume_sends_contacts_skipped_because_their_organization_failed(
         for ext in record["externalIds"]
     }
     for row in rows:
-        stored = sb.store.get("contacts", row["contact_id"])
+        stored = sb.store.get("contacts", row["genesys_contact_id"])
         assert stored is not None, row["Contact ID"]
-        assert row["organization_id"] == org_by_account[row["Account ID"]]
+        assert row["genesys_organization_id"] == org_by_account[row["Account ID"]]
         assert stored["externalOrganization"]["id"] == org_by_account[row["Account ID"]]

@@ -2,7 +2,7 @@
 
 The commands run in-process with a distinctive client secret, at ``--log-level debug`` in both log formats,
 against a sandbox that throttles, fails and revokes tokens so the error paths log too. Then every output is
-searched: stdout, stderr, the reconciliation file, SUMMARY.json, the journal database, the export and its
+searched: stdout, stderr, the reconciliation file, its summary, the journal database, the export and its
 manifest, and the text of every exception.
 """
 
@@ -186,7 +186,7 @@ def test_secret_and_tokens_appear_in_no_output_of_any_command(
     assert len(issued) >= 2, "tokens were issued (and one revoked and renewed)"
     assert any("journal.db" in name for name in outputs.files), "the journal was searched"
     assert "export.csv" in outputs.files
-    assert any(name.endswith("SUMMARY.json") for name in outputs.files)
+    assert any(name.endswith("reconciliation.summary.json") for name in outputs.files)
     assert any("DEBUG" in t or '"level": "debug"' in t for t in outputs.texts.values()), "debug logs ran"
     for needle in _forbidden(issued):
         assert outputs.containing(needle) == [], f"a credential leaked ({needle[:4]}...)"

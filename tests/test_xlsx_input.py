@@ -359,7 +359,7 @@ def sandboxes() -> Iterator[tuple[Sandbox, Sandbox]]:
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_VOLATILE = {"createDate", "modifyDate", "version"}
+_VOLATILE = {"createDate", "modifyDate", "dateCreated", "version"}
 
 
 def stored(sb: Sandbox) -> dict[str, Any]:

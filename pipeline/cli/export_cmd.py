@@ -20,13 +20,14 @@ from pipeline.journal.store import DEFAULT_JOURNAL
 from pipeline.report.run_report import export_run_report
 
 DEFAULT_OUT_STEM = Path("out/export")
+_SUFFIXES = tuple(f".{f}" for f in FORMATS)
 
 
 @click.command("export")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (default out/export.csv or .parquet); <out>.manifest.json goes next to it.",
+    help="File to write (default out/export.<format>); <out>.manifest.json goes next to it.",
 )
 @click.option(
     "--kind",
@@ -35,7 +36,13 @@ DEFAULT_OUT_STEM = Path("out/export")
     show_default=True,
     help="both: one row per contact with its organization's columns, then organizations without contacts.",
 )
-@click.option("--format", "format_", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    help="csv, parquet or xlsx (a workbook of text cells, with Summary and Legend sheets); default: "
+    "--out's extension, else csv.",
+)
 @click.option("--division", "division_id", help="Only records of this division (id).")
 @click.option(
     "--external-source",
@@ -50,7 +57,7 @@ DEFAULT_OUT_STEM = Path("out/export")
     help="all: field columns and every custom field of the schemas; spec: field columns only; or a "
     "comma-separated list of headers (the ID columns are always written).",
 )
-@click.option("--excel", is_flag=True, help="CSV as UTF-8 with a byte-order mark, which Excel expects.")
+@click.option("--excel", is_flag=True, help="Deprecated: the same as --format xlsx.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted export of the same file.")
 @html_option
 @api_options
@@ -59,7 +66,7 @@ DEFAULT_OUT_STEM = Path("out/export")
 def export_(
     out: Path | None,
     kind: str,
-    format_: str,
+    format_: str | None,
     division_id: str | None,
     external_source: str,
     columns: str,
@@ -82,13 +89,12 @@ def export_(
     \b
     Example:
       export GENESYS_REGION=mypurecloud.ie GENESYS_CLIENT_ID=... GENESYS_CLIENT_SECRET=...
-      contacts-pipeline export --out out/contacts.csv --external-source CRM --excel
+      contacts-pipeline export --out out/contacts.xlsx --external-source CRM
 
     Exit codes: 0 exported; 2 usage or configuration error; 3 the export could not complete (run it
     again with --resume).
     """
-    if excel and format_ != "csv":
-        raise click.UsageError("--excel goes with --format csv")
+    format_ = _format(format_, excel, out)
     out = out or DEFAULT_OUT_STEM.with_suffix(f".{format_}")
     # The export's own files must not be what the run reads (the sandbox state, the import journal).
     journal = os.environ.get(JOURNAL_ENV) or DEFAULT_JOURNAL
@@ -101,7 +107,6 @@ def export_(
         division_id=division_id,
         external_source=external_source,
         columns=columns,
-        excel=excel,
         resume=resume,
     )
     progress = ExportProgress()
@@ -118,6 +123,22 @@ def export_(
     _render(result, external_source)
     if html is not None:
         write_page(export_run_report(result.manifest, result.path, result.manifest_path, html), html)
+
+
+def _format(chosen: str | None, excel: bool, out: Path | None) -> str:
+    """--format, else --excel (its old CSV-with-BOM meaning gave way to real workbooks), else --out's
+    extension, else csv."""
+    if excel:
+        click.echo("Warning: --excel is deprecated; it now writes .xlsx: use --format xlsx", err=True)
+        if chosen not in (None, "xlsx"):
+            raise click.UsageError(f"--excel means --format xlsx, not --format {chosen}")
+        chosen = "xlsx"
+    if chosen is not None:
+        if out is not None and out.suffix.lower() in _SUFFIXES and out.suffix.lower() != f".{chosen}":
+            raise click.UsageError(f"--out {out} does not end in .{chosen}, the format asked for")
+        return chosen
+    suffix = out.suffix.lower() if out is not None else ""
+    return suffix[1:] if suffix in _SUFFIXES else "csv"
 
 
 def _render(result: ExportResult, external_source: str) -> None:

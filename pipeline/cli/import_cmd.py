@@ -22,10 +22,10 @@ from pipeline.importing.plan import BLANKS_MODES, Blanks
 from pipeline.journal.run import Resume
 from pipeline.journal.store import Journal
 from pipeline.prepare.stage import PrepareOptions
+from pipeline.report.reconcile import REPORT_FORMATS, choose_report_path
 from pipeline.report.run_report import import_run_report
 from pipeline.report.summary import ImportResult, summary_path
 
-DEFAULT_REPORT = Path("out/reconciliation.csv")
 MATCH_CHOICES = ("email", "phone")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,7 +150,7 @@ def _write_html(result: ImportResult, file: Path, journal: Path, page: Path) -> 
     files = [
         ("input file", file),
         ("reconciliation file", report),
-        ("SUMMARY.json", summary_path(report) if report else None),
+        ("summary", summary_path(report) if report else None),
     ]
     write_page(import_run_report(summary.to_json(), result.report, batches, page, files), page)
 
@@ -174,9 +174,14 @@ def _resume(value: str | None) -> Resume:
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_REPORT,
-    show_default=True,
-    help="Reconciliation file to write; SUMMARY.json goes next to it.",
+    help="Reconciliation file to write (default out/reconciliation.csv, or .xlsx for an .xlsx FILE); "
+    "<report name>.summary.json goes next to it.",
+)
+@click.option(
+    "--report-format",
+    type=click.Choice(REPORT_FORMATS),
+    help="csv or xlsx (a workbook with Summary and Legend sheets); default: --report's extension, else "
+    "FILE's.",
 )
 @html_option
 @prepare_options
@@ -197,7 +202,8 @@ def _resume(value: str | None) -> Resume:
 )
 def import_(
     file: Path,
-    report: Path,
+    report: Path | None,
+    report_format: str | None,
     html: Path | None,
     prepare: PrepareOptions,
     region: str | None,
@@ -228,6 +234,7 @@ def import_(
     holds the journal's lock); 130 interrupted by Ctrl-C (resumable with --resume).
     """
     run_to_resume = _resume(resume)
+    report = choose_report_path(report, report_format, file)
     # The page must not land on what the run reads or writes; the rest is checked by import_file.
     check_outputs(
         {"--html": html},

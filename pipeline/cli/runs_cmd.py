@@ -41,7 +41,8 @@ def explicit_options(ctx: click.Context | None = None) -> frozenset[str]:
         for name in ctx.params
         if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     }
-    return frozenset("report_path" if name == "report" else name for name in given)
+    # --report-format chooses the report's path as much as --report does.
+    return frozenset("report_path" if name in ("report", "report_format") else name for name in given)
 
 
 def _state(run: RunInfo, live: bool) -> str:

@@ -15,8 +15,8 @@ with its state saved, and ``--resume`` carries on from the last page written.
 4. the partial file becomes ``<out>`` (CSV: renamed; parquet: converted, see below), then the manifest
    ``<out>.manifest.json`` is written and the state deleted.
 
-Parquet: rows are streamed into the partial file as unescaped CSV exactly as for CSV output, and
-converted at the end (:mod:`pipeline.exporting.output`), so resume works alike for both formats.
+Parquet and xlsx: rows are streamed into the partial file as unescaped CSV exactly as for CSV output,
+and converted at the end (:mod:`pipeline.exporting.output`), so resume works alike for every format.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pipeline.exporting.layout import (
     organization_values,
 )
 from pipeline.exporting.options import FORMATS, ExportOptions, ExportProgress, ExportResult
-from pipeline.exporting.output import organizations_in, publish
+from pipeline.exporting.output import organizations_in, publish, workbook_sheets
 from pipeline.exporting.state import (
     Counts,
     ExportState,
@@ -94,6 +94,10 @@ async def export_records(
     ``list_schemas``)."""
     if options.format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {options.format!r}")
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix in FORMATS and suffix != options.format:
+        # A workbook named .csv (or CSV named .xlsx) opens as garbage: the name must say what is inside.
+        raise ConfigError(f"--out {out} ends in .{suffix} but the format is {options.format}")
     check_outputs(export_outputs(Path(out)))  # before any request; the CLI adds the files it reads
     job = _Export(client, Path(out), options, progress or ExportProgress(), specs or load_specs(), api_host)
     return await job.run()
@@ -133,7 +137,6 @@ class _Export:
         shape = {
             "kind": o.kind,
             "format": o.format,
-            "excel": o.excel,
             "columns": layout.headers,
             "division": o.division_id,
             "source": source_id,
@@ -144,7 +147,6 @@ class _Export:
         writer = CsvAppender(
             self.partial,
             layout.headers,
-            bom=o.excel and o.format == "csv",
             escape=o.format == "csv",
             resume_at=state.offset if resumed else None,
         )
@@ -361,12 +363,13 @@ class _Export:
                 values[key] is None for values in self.organizations.values()
             )
         o = self.options
-        publish(self.partial, self.out, o.format, self.layout.headers)
+        fields = [*self.layout.contact, *self.layout.organization]
+        sheets = workbook_sheets(counts, self.layout.headers, fields)
+        publish(self.partial, self.out, o.format, self.layout.headers, sheets)
         manifest = output.manifest(
             self.out,
             counts,
             file_format=o.format,
-            excel=o.excel,
             kind=o.kind,
             headers=self.layout.headers,
             started_at=self.state.started_at,

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pipeline.destination import DEFAULT_EXTERNAL_SOURCE
 from pipeline.exporting.layout import COLUMNS_ALL, ExportKind
 
-Format = Literal["csv", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "parquet")
+Format = Literal["csv", "parquet", "xlsx"]
+FORMATS: tuple[Format, ...] = ("csv", "parquet", "xlsx")
 # The scan endpoints' maximum page size: the fewest requests per record.
 DEFAULT_PAGE_SIZE = 200
 
@@ -23,7 +23,6 @@ class ExportOptions:
     division_id: str | None = None
     external_source: str = DEFAULT_EXTERNAL_SOURCE
     columns: str = COLUMNS_ALL
-    excel: bool = False
     resume: bool = False
     page_size: int = DEFAULT_PAGE_SIZE
 

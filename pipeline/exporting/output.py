@@ -2,13 +2,17 @@
 
 CSV: the partial file is renamed over ``<out>`` (one atomic step). Parquet: the partial file (unescaped
 CSV) is converted by a streaming ``scan_csv(...).sink_parquet(...)`` into a temporary file next to
-``<out>``, renamed over it when complete; a failed conversion leaves the previous ``<out>`` and the partial
-file as they were, so ``--resume`` can finish the job. Then the manifest is written, atomically too.
+``<out>``, renamed over it when complete. Xlsx: the partial file is read row by row with the csv module
+and written by :func:`pipeline.workbook.write_workbook` (constant memory), likewise through a temporary
+file. A failed conversion leaves the previous ``<out>`` and the partial file as they were, so ``--resume``
+can finish the job. Then the manifest is written, atomically too.
 """
 
 from __future__ import annotations
 
+import csv
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +20,33 @@ import polars as pl
 
 import pipeline
 from pipeline.exporting.state import Counts
-from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID
+from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID, FieldSpec
 from pipeline.files import atomic_path, sha256_file, utc_now_iso
+from pipeline.report.legend import export_legend
+from pipeline.workbook import Sheets, write_workbook
 
 
-def publish(partial: Path, out: Path, file_format: str, headers: list[str]) -> None:
-    """Turn the complete partial file into ``out`` (see the module docstring)."""
+def publish(partial: Path, out: Path, file_format: str, headers: list[str], sheets: Sheets) -> None:
+    """Turn the complete partial file into ``out`` (see the module docstring); ``sheets`` is for xlsx."""
     if file_format == "parquet":
         with atomic_path(out) as temp:
             pl.scan_csv(partial, schema=dict.fromkeys(headers, pl.String)).sink_parquet(temp)
         partial.unlink()
+    elif file_format == "xlsx":
+        # newline="" and the csv module: quoted cells keep their line breaks, as polars wrote them.
+        with partial.open(encoding="utf-8", newline="") as handle:
+            rows = csv.reader(handle)
+            next(rows, None)  # the header: the workbook writes its own from ``headers``
+            write_workbook(out, headers, rows, sheets)
+        partial.unlink()
     else:
         os.replace(partial, out)
+
+
+def workbook_sheets(counts: Counts, headers: list[str], fields: list[FieldSpec]) -> Sheets:
+    """The Summary (the manifest's counts) and Legend (every column's field) of an xlsx export."""
+    summary = {name.replace("_", " "): value for name, value in asdict(counts).items()}
+    return Sheets(data_sheet="Export", summary=summary, legend=export_legend(headers, fields))
 
 
 def manifest(
@@ -35,7 +54,6 @@ def manifest(
     counts: Counts,
     *,
     file_format: str,
-    excel: bool,
     kind: str,
     headers: list[str],
     started_at: str,
@@ -46,7 +64,7 @@ def manifest(
     return {
         "file": out.name,
         "format": file_format,
-        "encoding": "utf-8-sig" if excel and file_format == "csv" else "utf-8",
+        "encoding": "utf-8",
         "kind": kind,
         "rows": counts.rows,
         "records": {"contacts": counts.contacts, "organizations": counts.organizations},

@@ -1,5 +1,5 @@
 """The import job: read and prepare the file, push it (:mod:`pipeline.importing.push_file`) under the
-journal, and write the reconciliation file and SUMMARY.json."""
+journal, and write the reconciliation file and its summary (``<report stem>.summary.json``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pipeline.prepare.read import RawTable
 from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input
 from pipeline.report.merge import row_succeeded
 from pipeline.report.reconcile import build_report, check_report_path, summarize, write_report
-from pipeline.report.summary import ImportResult, ImportSummary, summary_path
+from pipeline.report.summary import ImportResult, ImportSummary, flatten, summary_path
 
 __all__ = ["ImportOptions", "Progress", "import_file"]
 
@@ -154,7 +154,7 @@ def import_file(
     remember: bool = True,
     given: Collection[str] | None = None,
 ) -> ImportResult:
-    """Prepare a file, push what is valid, and write the reconciliation file and SUMMARY.json.
+    """Prepare a file, push what is valid, and write the reconciliation file and its summary file.
 
     With a ``journal`` (SQLite file) the run is recorded batch by batch under its lock, records identical
     to their last successful push are ``unchanged`` and not sent (unless ``options.full``), and
@@ -228,7 +228,9 @@ class _Job:
         outcomes = pushed.outcomes
         if carried is not None and carried.height:
             outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
-        report = build_report(raw.frame, outcomes)
+        run_id = ledger.run_id if ledger is not None else None
+        run = {"run_id": None if run_id is None else str(run_id), "dry_run": str(options.dry_run).lower()}
+        report = build_report(raw.frame, outcomes, run)
         summary = self.summary(report, pushed, options, file, client_stats, ledger)
         if file.report_path is not None:
             self.write(report, summary, Path(file.report_path))
@@ -264,7 +266,7 @@ class _Job:
     @staticmethod
     def write(report: pl.DataFrame, summary: ImportSummary, written: Path) -> None:
         try:
-            write_report(report, written)
+            write_report(report, written, flatten(summary.to_json()))
             write_text_atomic(summary_path(written), json.dumps(summary.to_json(), indent=2) + "\n")
         except (ConfigError, OSError) as err:
             # The records are pushed by now: this is a run that could not finish, not a usage error.

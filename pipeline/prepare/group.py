@@ -18,7 +18,14 @@ from typing import Literal, get_args
 
 import polars as pl
 
-from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, FieldType, Specs
+from pipeline.fields import (
+    CONTACT_KEY,
+    GENESYS_CONTACT_ID,
+    GENESYS_ORGANIZATION_ID,
+    ORGANIZATION_KEY,
+    FieldType,
+    Specs,
+)
 from pipeline.masking import mask
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Reason, Stage, Status
 from pipeline.prepare.validate import part_presence, with_required_columns
@@ -395,9 +402,9 @@ def _outcomes(rows: pl.DataFrame) -> pl.DataFrame:
         rows.select(
             pl.col(SOURCE_ROW).cast(pl.Int64),
             org_status.alias("organization_status"),
-            pl.lit(None, dtype=pl.String).alias("organization_id"),
+            pl.lit(None, dtype=pl.String).alias(GENESYS_ORGANIZATION_ID),
             contact_status.alias("contact_status"),
-            pl.lit(None, dtype=pl.String).alias("contact_id"),
+            pl.lit(None, dtype=pl.String).alias(GENESYS_CONTACT_ID),
             pl.coalesce(pl.when(on).then(pl.lit(stage.value)) for on, stage, _, _ in problems).alias(
                 "error_stage"
             ),

@@ -41,7 +41,7 @@ from typing import TextIO
 import polars as pl
 
 from pipeline.errors import ConfigError, UnreadableFileError
-from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
+from pipeline.outcomes import OLD_OUTCOME_NAMES, OUTCOME_COLUMNS, RUN_COLUMNS, SOURCE_ROW
 from pipeline.prepare.header import (
     BLANK_HEADER,
     DELIMITERS,
@@ -344,17 +344,24 @@ def _split_outcome_columns(
     # A reconciliation file fed back as input: its outcome columns describe the previous run, not the data.
     # Both status columns must be there: a CRM export may well have a column called `contact_id`.
     is_report = {"organization_status", "contact_status"} <= set(frame.columns)
-    stale = [c for c in frame.columns if (is_report and c in OUTCOME_COLUMNS[1:]) or c == STALE_SOURCE_ROW]
+    report_columns = {*OUTCOME_COLUMNS[1:], *RUN_COLUMNS, *OLD_OUTCOME_NAMES}
+    stale = [c for c in frame.columns if (is_report and c in report_columns) or c == STALE_SOURCE_ROW]
     if not is_report:
         if stale:
             warnings.append(f"the column {SOURCE_ROW!r} was ignored: the tool numbers rows itself")
         return frame.drop(stale), None
     names = [SOURCE_ROW if c == STALE_SOURCE_ROW else c for c in stale]
     warnings.append("outcome columns of a previous run were ignored: " + ", ".join(names))
+    # A report written before the id columns were renamed names them the old way.
+    found = {new: old for old, new in OLD_OUTCOME_NAMES.items() if old in frame.columns}
     previous = frame.select(
         SOURCE_ROW,
         *(
-            pl.col(c) if c in frame.columns else pl.lit(None, dtype=pl.String).alias(c)
+            pl.col(c)
+            if c in frame.columns
+            else pl.col(found[c]).alias(c)
+            if c in found
+            else pl.lit(None, dtype=pl.String).alias(c)
             for c in OUTCOME_COLUMNS[1:]
         ),
     )

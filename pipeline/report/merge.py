@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from pipeline.fields import GENESYS_CONTACT_ID, GENESYS_ORGANIZATION_ID
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Outcome, Stage, Status
 
 _PART_SCHEMA = {
@@ -53,9 +54,9 @@ def merge_outcomes(decided: pl.DataFrame, pushed: Iterable[Outcome]) -> pl.DataF
         .join(contact, on=SOURCE_ROW, how="full", coalesce=True)
         .with_columns(
             organization_status=pl.coalesce("organization_status", "o_status"),
-            organization_id=pl.coalesce("organization_id", "o_id"),
+            genesys_organization_id=pl.coalesce(GENESYS_ORGANIZATION_ID, "o_id"),
             contact_status=pl.coalesce("contact_status", "c_status"),
-            contact_id=pl.coalesce("contact_id", "c_id"),
+            genesys_contact_id=pl.coalesce(GENESYS_CONTACT_ID, "c_id"),
         )
     )
     org_failed = pl.col("o_code").is_not_null()

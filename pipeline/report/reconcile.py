@@ -1,13 +1,14 @@
 """Outcomes joined back onto the input rows: the reconciliation file and its counts.
 
 The report has one row per input data row, in input order: the original columns unchanged, then the
-``OUTCOME_COLUMNS``. A row with no outcome yet (valid, still to be pushed) has empty outcome cells.
+``OUTCOME_COLUMNS`` (an import adds the ``RUN_COLUMNS``). It is written as CSV or, for a path ending in
+``.xlsx``, as a workbook (:mod:`pipeline.report.workbook`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,22 +18,31 @@ from pipeline.csvsafe import unescape_expr, write_csv
 from pipeline.errors import ConfigError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Outcome, Status
 from pipeline.report.merge import row_succeeded
+from pipeline.report.workbook import write_report_workbook
 
 
-def build_report(raw: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
-    """The input columns, then the outcome columns, one row per input row in input order."""
+def build_report(
+    raw: pl.DataFrame, outcomes: pl.DataFrame, run: Mapping[str, str | None] | None = None
+) -> pl.DataFrame:
+    """The input columns, then the outcome columns (then ``run``'s columns), one row per input row.
+
+    An input column named like an outcome column (the Genesys id columns of an export fed back as input)
+    gives way to it: the report's column says what this run did.
+    """
     outcome_frame = outcomes.select(
         pl.col(SOURCE_ROW).cast(pl.Int64),
         *(pl.col(c).cast(pl.String) for c in OUTCOME_COLUMNS if c != SOURCE_ROW),
     ).unique(SOURCE_ROW, keep="first", maintain_order=True)
-    inputs = [c for c in raw.columns if c != SOURCE_ROW]
+    own = {*OUTCOME_COLUMNS, *(run or {})}
+    inputs = [c for c in raw.columns if c not in own]
+    run_columns = [pl.lit(value, dtype=pl.String).alias(name) for name, value in (run or {}).items()]
     return (
         raw.lazy()
-        .with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+        .select(pl.col(SOURCE_ROW).cast(pl.Int64), *inputs)
         .join(outcome_frame.lazy(), on=SOURCE_ROW, how="left", maintain_order="left")
         # A cell written escaped by us before (a report fed back as input) is taken at its value, so that
         # writing it escapes it once again rather than twice: '=X stays '=X, never ''=X.
-        .select(*(unescape_expr(c).alias(c) for c in inputs), *OUTCOME_COLUMNS)
+        .select(*(unescape_expr(c).alias(c) for c in inputs), *OUTCOME_COLUMNS, *run_columns)
         .collect()
     )
 
@@ -59,11 +69,47 @@ def check_report_path(path: str | Path) -> Path:
     return path
 
 
-def write_report(report: pl.DataFrame, path: str | Path) -> Path:
-    """Write the reconciliation file (formula-safe CSV), creating its folder if needed."""
+REPORT_FORMATS = ("csv", "xlsx")
+
+
+def report_format(path: str | Path) -> str:
+    """``xlsx`` for a path ending in ``.xlsx`` (any case), else ``csv``: a report's format is its name's."""
+    return "xlsx" if Path(path).suffix.lower() == ".xlsx" else "csv"
+
+
+DEFAULT_REPORT_STEM = Path("out/reconciliation")
+# Input suffixes whose report defaults to a workbook: whoever works in Excel gets the report in Excel.
+_WORKBOOK_INPUTS = (".xlsx", ".xlsm")
+
+
+def choose_report_path(report: Path | None, chosen_format: str | None, input_path: str | Path) -> Path:
+    """Where an import's report goes: ``--report`` as given, else ``out/reconciliation.<format>``.
+
+    The format is ``chosen_format`` (``--report-format``) when given, else the ``--report`` path's
+    extension, else the input's (an .xlsx input gets an .xlsx report). A ``--report`` whose extension
+    contradicts ``--report-format`` is refused (``ConfigError``) rather than written in the wrong format.
+    """
+    if report is not None:
+        if chosen_format is not None and report_format(report) != chosen_format:
+            raise ConfigError(
+                f"--report {report} does not end in .{chosen_format}, the --report-format asked for; "
+                f"name it .{chosen_format} or drop --report-format"
+            )
+        return report
+    if chosen_format is None:
+        chosen_format = "xlsx" if Path(input_path).suffix.lower() in _WORKBOOK_INPUTS else "csv"
+    return DEFAULT_REPORT_STEM.with_suffix(f".{chosen_format}")
+
+
+def write_report(report: pl.DataFrame, path: str | Path, summary: Mapping[str, object] | None = None) -> Path:
+    """Write the reconciliation file, creating its folder if needed: formula-safe CSV, or a workbook
+    (report, ``summary`` sheet: ``summary`` or the report's counts, legend) when ``path`` ends in .xlsx."""
     path = check_report_path(path)
     try:
-        write_csv(report, path)
+        if report_format(path) == "xlsx":
+            write_report_workbook(report, path, summary or counts_summary(summarize(report)))
+        else:
+            write_csv(report, path)
     except OSError as err:
         raise ConfigError(f"cannot write the report to {path}: {err.strerror or err}") from None
     return path
@@ -127,3 +173,17 @@ def summarize(report: pl.DataFrame) -> StatusCounts:
         organization=count_statuses(report.get_column("organization_status")),
         contact=count_statuses(report.get_column("contact_status")),
     )
+
+
+def counts_summary(counts: StatusCounts) -> dict[str, object]:
+    """A report's counts as the Summary sheet lists them (a flat name -> value mapping)."""
+    flat: dict[str, object] = {
+        "rows": counts.rows,
+        "rows succeeded": counts.succeeded_rows,
+        "rows invalid": counts.invalid_rows,
+        "rows in conflict": counts.conflict_rows,
+        "rows skipped": counts.skipped_rows,
+    }
+    flat.update({f"organization_status {k}": v for k, v in counts.organization.items()})
+    flat.update({f"contact_status {k}": v for k, v in counts.contact.items()})
+    return flat

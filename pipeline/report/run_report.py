@@ -86,7 +86,7 @@ def import_run_report(
     page: Path,
     files: Iterable[tuple[str, Path | None]],
 ) -> RunReport:
-    """The page of an ``import``; ``summary`` is SUMMARY.json's content."""
+    """The page of an ``import``; ``summary`` is the content of its ``<report stem>.summary.json``."""
     rows = summary["rows"]
     facts = [
         ("run", str(summary.get("run") or "-")),

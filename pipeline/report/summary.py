@@ -1,4 +1,4 @@
-"""What an import reports about itself: SUMMARY.json and the result the CLI renders."""
+"""What an import reports about itself: ``<report>.summary.json`` and the result the CLI renders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import polars as pl
 
 @dataclass(frozen=True)
 class ImportSummary:
-    """What SUMMARY.json holds and the CLI prints."""
+    """What the summary file holds and the CLI prints."""
 
     input_path: str
     report_path: str | None
@@ -64,4 +64,17 @@ class ImportResult:
 
 
 def summary_path(report_path: Path) -> Path:
-    return report_path.with_name("SUMMARY.json")
+    """``<report stem>.summary.json`` next to the report: two runs reported in one folder keep both."""
+    return report_path.with_name(f"{report_path.stem}.summary.json")
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, object]:
+    """Nested summary JSON as ``a.b -> value`` pairs, for the Summary sheet of a workbook."""
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

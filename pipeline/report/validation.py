@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.fields import Specs
+from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
+from pipeline.prepare.group import SOURCE_ROWS, Grouped
 from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_file
 from pipeline.report.reconcile import build_report, summarize
 
@@ -37,10 +39,32 @@ class ValidationReport:
     summary: ValidationSummary
 
 
+def _parts_valid(grouped: Grouped) -> pl.DataFrame:
+    """The outcomes with ``valid`` for every part that passed: the rows of each record grouping kept."""
+
+    def rows_of(records: pl.DataFrame, status: str) -> pl.DataFrame:
+        return (
+            records.select(pl.col(SOURCE_ROWS).explode().cast(pl.Int64).alias(SOURCE_ROW))
+            .unique(SOURCE_ROW)
+            .with_columns(pl.lit(str(Status.VALID)).alias(status))
+        )
+
+    outcomes = grouped.outcomes.select(OUTCOME_COLUMNS)
+    parts = ((grouped.organizations, "organization_status"), (grouped.contacts, "contact_status"))
+    for records, status in parts:
+        passed = rows_of(records, f"{status}_passed")
+        outcomes = (
+            outcomes.join(passed, on=SOURCE_ROW, how="full", coalesce=True)
+            .with_columns(pl.coalesce(status, f"{status}_passed").alias(status))
+            .drop(f"{status}_passed")
+        )
+    return outcomes.sort(SOURCE_ROW)
+
+
 def validation_report(prepared: Prepared) -> ValidationReport:
     """Build the validation report of a prepared file, once."""
     grouped = prepared.grouped
-    report = build_report(prepared.raw.frame, grouped.outcomes)
+    report = build_report(prepared.raw.frame, _parts_valid(grouped))
     counts = summarize(report)
     summary = ValidationSummary(
         rows_read=prepared.raw.frame.height,
