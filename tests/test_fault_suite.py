@@ -326,7 +326,9 @@ def test_records_whose_fate_cannot_be_looked_up_are_unknown_and_a_resume_sends_t
                 import_file(
                     path, _settings(sb, max_attempts=2), OPTIONS, report_path=report_path, journal=journal
                 )
-        assert len(_stored_ids(sb, "organizations")) == rows // CONTACTS_PER_ACCOUNT, "all were written"
+        # The ten requests that stopped the run were applied; those still in flight when it stopped may
+        # or may not have been (they were cancelled), which is why the resume must send all of them.
+        assert len(_stored_ids(sb, "organizations")) >= 10 * 10, "the writes landed"
         sb.configure(fault_rate=0.0)
         requests_before = sb.stats.requests.get(ORGANIZATION_ENRICH, 0)
         result = import_file(
