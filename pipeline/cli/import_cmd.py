@@ -66,6 +66,17 @@ _SEND_OPTIONS = [
         show_default=True,
         help="An empty cell in a column FILE has: keep the value stored in Genesys, or clear it.",
     ),
+    click.option(
+        "--delete-missing",
+        is_flag=True,
+        help="After the import, delete the source's records whose key FILE no longer has.",
+    ),
+    click.option(
+        "--max-delete",
+        default=_DEFAULTS.max_delete,
+        show_default=True,
+        help="Refuse --delete-missing above N records or P% of the source's records.",
+    ),
 ]
 
 
@@ -85,6 +96,8 @@ def import_options(command: F) -> F:
         dry_run: bool,
         full: bool,
         blanks: Blanks,
+        delete_missing: bool,
+        max_delete: str,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -98,6 +111,8 @@ def import_options(command: F) -> F:
             dry_run=dry_run,
             full=full,
             blanks=blanks,
+            delete_missing=delete_missing,
+            max_delete=max_delete,
         )
         return command(*args, options=options, **kwargs)
 

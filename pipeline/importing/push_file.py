@@ -24,6 +24,7 @@ from pipeline.errors import ConfigError
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.importing.deletions import DEFAULT_MAX_DELETE, DeleteGuard
 from pipeline.importing.plan import (
     BLANKS_MODES,
     Blanks,
@@ -65,12 +66,17 @@ class ImportOptions:
     full: bool = False
     # An empty cell in a column the file has: leave the stored field alone (keep) or clear it (clear).
     blanks: Blanks = "keep"
+    # After the push, delete the source's records whose key the file no longer has (delete_missing.py).
+    delete_missing: bool = False
+    # The most records --delete-missing may delete: a count ("25") or a share of the source's ("5%").
+    max_delete: str = DEFAULT_MAX_DELETE
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
         if self.blanks not in BLANKS_MODES:
             modes = " or ".join(repr(m) for m in BLANKS_MODES)
             raise ConfigError(f"--blanks must be {modes}, not {self.blanks!r}")
+        DeleteGuard.parse(self.max_delete)
 
 
 # Statuses that count as errors in the live progress.
