@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.errors import ConfigError
+from pipeline.fields import load_specs
+from pipeline.importing.deleted_file import DeleteResult, write_deleted_file
 from pipeline.importing.deletions import (
     DeleteGuard,
     PresentKeys,
@@ -85,3 +88,23 @@ def test_the_plan_deletes_only_this_sources_missing_records_and_keeps_linked_org
     assert plan.source_records == 5  # C-1, C-2, A-1, A-2, A-3
     assert (plan.count, plan.allowed, plan.over_guard) == (2, 2, False)
     assert plan_deletions(index, DeleteGuard.parse("1")).over_guard
+
+
+def test_a_resumed_run_keeps_the_rows_an_earlier_session_deleted(tmp_path: Path) -> None:
+    """The .deleted.csv a resume writes still holds what the interrupted session deleted (gone from the
+    target, so the new scan no longer sees it), formula-looking values round-tripped exactly."""
+    specs = load_specs()
+    path = tmp_path / "reconciliation.deleted.csv"
+
+    def plan_of(contact: dict[str, Any]) -> Any:
+        index = StoredIndex(PresentKeys(frozenset(), frozenset()), SOURCE_ID)
+        index.add("contact", [contact])
+        return plan_deletions(index, DeleteGuard.parse("100%"))
+
+    first = {**_record("c1", "C-1"), "lastName": "=SUM(A1)"}
+    write_deleted_file(path, plan_of(first), {("contact", "C-1"): DeleteResult("deleted")}, specs)
+    write_deleted_file(path, plan_of(_record("c2", "C-2")), {}, specs, carry=True)
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["Contact ID"], r["delete_status"]) for r in rows] == [("C-1", "deleted"), ("C-2", "")]
+    assert rows[0]["Contact Last Name"] == "'=SUM(A1)"
