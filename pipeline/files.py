@@ -112,6 +112,13 @@ def check_outputs(
                 )
 
 
+def deleted_records_path(report_path: str | Path) -> Path:
+    """Where ``import --delete-missing`` writes the records it deletes: ``<report stem>.deleted.csv``
+    next to the reconciliation file (an output like the report, so :func:`check_outputs` covers it)."""
+    report_path = Path(report_path)
+    return report_path.with_name(f"{report_path.stem}.deleted.csv")
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether ``a`` and ``b`` name one file (see :func:`check_outputs`); neither needs to exist."""
     a, b = Path(a), Path(b)

@@ -22,6 +22,8 @@ class Status(StrEnum):
     # Retries ran out without an answer and a lookup could not tell whether the record was written.
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    # --delete-missing removed the record (its key is no longer in the file); journal and summary only.
+    DELETED = "deleted"
 
 
 class Stage(StrEnum):
@@ -91,3 +93,10 @@ class Outcome:
     # False when the request carrying the record failed as a whole: nothing was answered about it, so a
     # resumed run must send it again rather than reuse this outcome.
     answered: bool = True
+
+
+# Columns of the ``.deleted.csv`` file ``import --delete-missing`` writes after the import layout's: which
+# record a row stands for and what became of its deletion. Read back as input (to restore the records)
+# they are ignored silently, like a reconciliation file's outcome columns. Not plain error_code/error_message:
+# the reconciliation file of that restoring import adds those, and a column may appear only once.
+DELETE_COLUMNS = ("delete_kind", "delete_status", "delete_error_code", "delete_error_message")

@@ -75,6 +75,17 @@ _SEND_OPTIONS = [
         is_flag=True,
         help="Read the live records first; send only those whose stored values differ.",
     ),
+    click.option(
+        "--delete-missing",
+        is_flag=True,
+        help="After the import, delete the source's records whose key FILE no longer has.",
+    ),
+    click.option(
+        "--max-delete",
+        default=_DEFAULTS.max_delete,
+        show_default=True,
+        help="Refuse --delete-missing above N records or P% of the source's records.",
+    ),
 ]
 # The options that say what records become and where (not how they are sent): `plan` takes these.
 TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5, 9)]
@@ -97,6 +108,8 @@ def import_options(command: F) -> F:
         full: bool,
         blanks: Blanks,
         compare_live: bool,
+        delete_missing: bool,
+        max_delete: str,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -111,6 +124,8 @@ def import_options(command: F) -> F:
             full=full,
             blanks=blanks,
             compare_live=compare_live,
+            delete_missing=delete_missing,
+            max_delete=max_delete,
         )
         return command(*args, options=options, **kwargs)
 

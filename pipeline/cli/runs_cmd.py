@@ -57,6 +57,19 @@ def _records(run: RunInfo, kind: str) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-"
 
 
+def _deletions(run: RunInfo) -> list[str]:
+    """``--delete-missing``'s line: the deletions the run recorded (also counted in the record lines)."""
+    deletions = (run.counts or {}).get("deletions")
+    if not isinstance(deletions, dict):
+        return []
+    parts = [
+        f"{n} {kind} {status}"
+        for kind in ("contacts", "organizations")
+        for status, n in sorted((deletions.get(kind) or {}).items())
+    ]
+    return [f"deletions    {', '.join(parts) or 'none'} ({deletions.get('file') or '-'})"]
+
+
 def _rows(run: RunInfo) -> str:
     rows = (run.counts or {}).get("rows")
     if not rows:
@@ -142,6 +155,7 @@ def show(journal: Path, run_id: int, journal_override: Path | None, html: Path |
         f"organizations {_records(run, 'organization')}",
         f"contacts     {_records(run, 'contact')}",
         f"rows         {_rows(run)}",
+        *_deletions(run),
         f"options      {json.dumps(run.options.get('import', {}), sort_keys=True)}",
         f"report       {run.report_path or '(not written yet)'}",
     ]

@@ -38,5 +38,23 @@ def render_import_summary(summary: ImportSummary, console: Console | None = None
         f"{summary.duration_s:.1f} s, {summary.requests_sent} requests, {summary.throttled} throttled (429), "
         f"{summary.retries} request retries, {summary.entity_retries} entity retries"
     )
+    if (deleted := deletions_line(summary)) is not None:
+        console.print(deleted)
     if summary.report_path:
         console.print(f"Reconciliation file: {summary.report_path}")
+
+
+_DELETE_WORDS = {"would_delete": "would delete"}
+
+
+def deletions_line(summary: ImportSummary) -> str | None:
+    """``--delete-missing``'s outcome in one line, e.g. ``deleted: 3 contacts, 1 organizations``."""
+    if summary.deletions is None:
+        return None
+    parts = []
+    for kind in ("contacts", "organizations"):
+        tally = summary.deletions.get(kind, {})
+        parts += [f"{_DELETE_WORDS.get(s, s)} {n} {kind}" for s, n in sorted(tally.items())]
+    what = "; ".join(parts) or "nothing to delete"
+    where = f" (records in {summary.deleted_path})" if parts and summary.deleted_path else ""
+    return f"--delete-missing: {what}{where}"

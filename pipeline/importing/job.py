@@ -14,9 +14,13 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ConfigError, InputError, RunError
-from pipeline.files import check_outputs, write_text_atomic
+from pipeline.fields import load_specs
+from pipeline.files import check_outputs, deleted_records_path, write_text_atomic
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
+from pipeline.importing.delete_missing import DeleteReport, carry_out, plan_missing
+from pipeline.importing.deletions import present_keys
+from pipeline.importing.push import default_concurrency
 from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
 from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
@@ -44,14 +48,32 @@ def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:
     return replace(raw, frame=rerun), done
 
 
+@dataclass(frozen=True)
+class _Pushed:
+    pushed: PushReport
+    client_stats: dict[str, int]
+    deleted: DeleteReport | None = None
+
+
 async def _push_with_client(
     settings: ClientSettings,
     prepared: Prepared,
     options: ImportOptions,
     progress: Progress,
     ledger: RunLedger | None = None,
-) -> tuple[PushReport, dict[str, int]]:
+    deleted_path: Path | None = None,
+) -> _Pushed:
     async with GenesysClient(settings) as client:
+        plan = None
+        if options.delete_missing:
+            # Planned before anything is sent, so a run over the guard stops with the target untouched.
+            plan = await plan_missing(
+                client,
+                present_keys(prepared.normalized),
+                options.external_source,
+                options.division_id,
+                options.max_delete,
+            )
         pushed = await push_grouped(
             client,
             prepared.grouped,
@@ -61,12 +83,25 @@ async def _push_with_client(
             progress=progress,
             ledger=ledger,
         )
+        deleted = None
+        if plan is not None and deleted_path is not None:
+            deleted = await carry_out(
+                client,
+                plan,
+                deleted_path,
+                rows_not_succeeded=prepared.raw.frame.height - pushed.outcomes.filter(row_succeeded()).height,
+                dry_run=options.dry_run,
+                concurrency=options.concurrency or default_concurrency(settings.rate_limit_per_minute),
+                specs=load_specs(),
+                ledger=ledger,
+            )
         stats = client.stats
-        return pushed, {
+        counted = {
             "requests_sent": stats.requests_sent,
             "throttled": stats.throttled,
             "retries": stats.retries,
         }
+        return _Pushed(pushed, counted, deleted)
 
 
 @dataclass(frozen=True)
@@ -129,12 +164,22 @@ def _restored_options(
 
 
 def _check_outputs(
-    path: str | Path, prepare: PrepareOptions, report_path: str | Path | None, journal: str | Path | None
+    path: str | Path,
+    prepare: PrepareOptions,
+    report_path: str | Path | None,
+    journal: str | Path | None,
+    options: ImportOptions,
 ) -> None:
     if report_path is None:
+        if options.delete_missing:
+            raise ConfigError(
+                "--delete-missing needs a report path: the deleted records are written next to it"
+            )
         return
     # Never over what the run reads (an --only-failed input is the previous report: refused too).
     outputs = {"--report": report_path, "the summary": summary_path(Path(report_path))}
+    if options.delete_missing:
+        outputs["the deleted-records file"] = deleted_records_path(report_path)
     check_outputs(outputs, {"the input file": path, "--mapping": prepare.mapping, "the journal": journal})
     check_report_path(report_path)  # before anything is sent: the report is the record of what was
 
@@ -168,7 +213,12 @@ def import_file(
     started = time.monotonic()
     prepare = prepare or PrepareOptions()
     raw = read_input(path, prepare)
-    _check_outputs(path, prepare, report_path, journal)
+    if options.delete_missing and only_failed:
+        raise ConfigError(
+            "--delete-missing needs the whole file to know which keys are gone; it cannot be combined "
+            "with --only-failed"
+        )
+    _check_outputs(path, prepare, report_path, journal, options)
     file = FileOptions(
         report_path=str(report_path) if report_path is not None else None, only_failed=only_failed
     )
@@ -222,30 +272,33 @@ class _Job:
             raw_subset = raw
         prepared = prepare_table(raw_subset, prepare)
         self.progress.warn(*prepared.warnings)
-        pushed, client_stats = asyncio.run(
-            _push_with_client(self.settings, prepared, options, self.progress, ledger)
+        deleted_path = None
+        if options.delete_missing and file.report_path is not None:
+            deleted_path = deleted_records_path(file.report_path)
+        done = asyncio.run(
+            _push_with_client(self.settings, prepared, options, self.progress, ledger, deleted_path)
         )
-        outcomes = pushed.outcomes
+        outcomes = done.pushed.outcomes
         if carried is not None and carried.height:
             outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
         run_id = ledger.run_id if ledger is not None else None
         run = {"run_id": None if run_id is None else str(run_id), "dry_run": str(options.dry_run).lower()}
         report = build_report(raw.frame, outcomes, run)
-        summary = self.summary(report, pushed, options, file, client_stats, ledger)
+        summary = self.summary(report, done, options, file, ledger)
         if file.report_path is not None:
             self.write(report, summary, Path(file.report_path))
-        return ImportResult(report, summary, [*prepared.warnings, *pushed.warnings])
+        return ImportResult(report, summary, [*prepared.warnings, *done.pushed.warnings])
 
     def summary(
         self,
         report: pl.DataFrame,
-        pushed: PushReport,
+        done: _Pushed,
         options: ImportOptions,
         file: FileOptions,
-        client_stats: dict[str, int],
         ledger: RunLedger | None,
     ) -> ImportSummary:
         counts = summarize(report)
+        pushed = done.pushed
         return ImportSummary(
             input_path=str(self.path),
             report_path=str(Path(file.report_path)) if file.report_path is not None else None,
@@ -260,7 +313,9 @@ class _Job:
             duration_s=time.monotonic() - self.started,
             entity_retries=pushed.entity_retries,
             run_id=ledger.run_id if ledger is not None else None,
-            **client_stats,
+            deletions=done.deleted.counts if done.deleted is not None else None,
+            deleted_path=str(done.deleted.path) if done.deleted is not None else None,
+            **done.client_stats,
         )
 
     @staticmethod

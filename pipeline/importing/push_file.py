@@ -25,6 +25,7 @@ from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
 from pipeline.importing.compare import field_changes
+from pipeline.importing.deletions import DEFAULT_MAX_DELETE, DeleteGuard
 from pipeline.importing.live import LiveReader
 from pipeline.importing.plan import (
     BLANKS_MODES,
@@ -69,12 +70,17 @@ class ImportOptions:
     blanks: Blanks = "keep"
     # Read the live records first and send only those whose stored values differ from what would be sent.
     compare_live: bool = False
+    # After the push, delete the source's records whose key the file no longer has (delete_missing.py).
+    delete_missing: bool = False
+    # The most records --delete-missing may delete: a count ("25") or a share of the source's ("5%").
+    max_delete: str = DEFAULT_MAX_DELETE
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
         if self.blanks not in BLANKS_MODES:
             modes = " or ".join(repr(m) for m in BLANKS_MODES)
             raise ConfigError(f"--blanks must be {modes}, not {self.blanks!r}")
+        DeleteGuard.parse(self.max_delete)
 
 
 # Statuses that count as errors in the live progress.

@@ -427,6 +427,12 @@ class Journal:
                     "run_id) VALUES (?, ?, ?, ?, ?, ?)",
                     (scope, o.kind, o.key, fingerprints.get((o.kind, o.key)), o.genesys_id, run_id),
                 )
+            elif o.status is Status.DELETED:
+                # Gone from the target: importing it again (from the .deleted.csv) must send it.
+                db.execute(
+                    "DELETE FROM fingerprints WHERE scope = ? AND kind = ? AND key = ?",
+                    (scope, o.kind, o.key),
+                )
             elif o.status is Status.FAILED:
                 # The record may or may not have been written: the next import must send it again.
                 db.execute(

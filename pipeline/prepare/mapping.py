@@ -28,7 +28,7 @@ import polars as pl
 
 from pipeline.errors import InputError, MappingError, MissingKeyColumnError
 from pipeline.fields import CONTACT_KEY, GENESYS_ID_COLUMNS, ORGANIZATION_KEY, Specs, load_specs
-from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
+from pipeline.outcomes import DELETE_COLUMNS, OUTCOME_COLUMNS, SOURCE_ROW
 from pipeline.prepare.header import header_key, tidy_header
 
 _CUSTOM_PREFIXES = {"custom:": "contact", "account custom:": "organization"}
@@ -179,8 +179,8 @@ def _assign(
     """Header -> canonical column for the headers that fill one, and the headers that fill none."""
     spec_index = _spec_header_index(specs)
     # Outcome columns of a reconciliation file fed back as input are expected and dropped silently; so are
-    # the Genesys id columns of an export fed back as input.
-    silent = {header_key(c) for c in (*OUTCOME_COLUMNS, *GENESYS_ID_COLUMNS)}
+    # the Genesys id columns of an export fed back as input, and the outcome columns of a .deleted.csv.
+    silent = {header_key(c) for c in (*OUTCOME_COLUMNS, *GENESYS_ID_COLUMNS, *DELETE_COLUMNS)}
     columns: dict[str, str] = {}
     filled_by: dict[str, str] = {}
     ignored: list[str] = []

@@ -29,8 +29,14 @@ class ImportSummary:
     retries: int
     entity_retries: int
     run_id: int | None = None  # the journal's run, when there is a journal
+    # --delete-missing: {"contacts"|"organizations": {deleted|failed|skipped|would_delete: n}}; None without
+    deletions: dict[str, dict[str, int]] | None = None
+    deleted_path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        if self.deletions is not None:
+            shown["deletions"] = {"file": self.deleted_path, **self.deletions}
         return {
             "run": self.run_id,
             "input": self.input_path,
@@ -49,6 +55,7 @@ class ImportSummary:
             "throttled_429": self.throttled,
             "request_retries": self.retries,
             "entity_retries": self.entity_retries,
+            **shown,
         }
 
 
@@ -60,7 +67,10 @@ class ImportResult:
 
     @property
     def all_succeeded(self) -> bool:
-        return self.summary.rows_not_succeeded == 0
+        """Every row succeeded, and no deletion failed (one skipped on purpose is no failure)."""
+        deletions = self.summary.deletions or {}
+        failed = sum(tally.get("failed", 0) for tally in deletions.values())
+        return self.summary.rows_not_succeeded == 0 and failed == 0
 
 
 def summary_path(report_path: Path) -> Path:
