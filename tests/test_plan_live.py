@@ -244,3 +244,24 @@ def test_plan_with_blanks_clear_lists_the_emptied_cells_as_clears_and_import_the
     again = _plan(sb, tmp_path, path, "--blanks", "clear")
     assert again.exit_code == 0, again.output
     assert not [r for r in _diff(tmp_path) if r["action"] == "clear"]
+
+
+def test_plan_with_delete_missing_lists_the_records_import_would_delete_and_deletes_nothing(
+    sb: Sandbox, tmp_path: Path, imported: Path
+) -> None:
+    """Rows removed from the file are `delete` rows (an account left without contacts too); nothing goes."""
+    rows = _rows()
+    gone = {r["Contact ID"] for r in rows if r["Account ID"] == "A-4"}  # every contact of one account
+    path = _write(tmp_path / "contacts.csv", [r for r in rows if r["Contact ID"] not in gone])
+    before = sb.store.all("contacts"), sb.store.all("organizations")
+    result = _plan(sb, tmp_path, path, "--delete-missing", "--max-delete", "100%")
+    assert result.exit_code == 0, result.output
+    assert (sb.store.all("contacts"), sb.store.all("organizations")) == before, "a plan never deletes"
+    deletes = {(r["kind"], r["key"]) for r in _diff(tmp_path) if r["action"] == "delete"}
+    assert deletes == {("contact", key) for key in gone} | {("organization", "A-4")}
+    stored_ids = {r["id"] for r in before[0]} | {r["id"] for r in before[1]}
+    assert {r["genesys_id"] for r in _diff(tmp_path) if r["action"] == "delete"} <= stored_ids
+    assert f"Would delete: {len(gone) + 1} records" in result.output
+    guarded = _plan(sb, tmp_path, path, "--delete-missing")
+    assert guarded.exit_code == 0, guarded.output
+    assert "import --delete-missing would refuse" in guarded.output

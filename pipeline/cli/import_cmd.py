@@ -88,7 +88,7 @@ _SEND_OPTIONS = [
     ),
 ]
 # The options that say what records become and where (not how they are sent): `plan` takes these.
-TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5, 9)]
+TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5, 9, 11, 12)]
 
 
 def import_options(command: F) -> F:

@@ -62,6 +62,8 @@ def plan(
     organization_schema: str | None,
     match: str | None,
     blanks: Blanks,
+    delete_missing: bool,
+    max_delete: str,
     rate_limit: int,
     sandbox: bool,
     sandbox_state: Path | None,
@@ -72,7 +74,8 @@ def plan(
     FILE is read, validated and grouped as import does; the records it would touch are read from the
     target (by id in bulk for records the journal knows, else by a scan or by ExternalId lookups) and
     compared with what import would send. Empty cells change nothing, as in import, unless --blanks
-    clear: then they are listed as clears.
+    clear: then they are listed as clears. With --delete-missing, the records import --delete-missing
+    would delete are listed too (the guard is checked and reported, not enforced).
 
     \b
     Example:
@@ -88,6 +91,8 @@ def plan(
         organization_schema=organization_schema,
         match=_match(match),
         blanks=blanks,
+        delete_missing=delete_missing,
+        max_delete=max_delete,
     )
     check_outputs(
         {"--out": out, "--html": html_path},

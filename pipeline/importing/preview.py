@@ -19,6 +19,15 @@ from pipeline.fields import load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.compare import Action, FieldChange, field_changes, record_action
+from pipeline.importing.delete_missing import scan_stored
+from pipeline.importing.deletions import (
+    DeleteGuard,
+    Deletion,
+    DeletionPlan,
+    PresentKeys,
+    plan_deletions,
+    present_keys,
+)
 from pipeline.importing.live import LiveReader, LiveReads
 from pipeline.importing.plan import Kind, Operation, contact_operations, link_organization
 from pipeline.importing.plan import organization_operations as org_operations
@@ -26,7 +35,7 @@ from pipeline.importing.push import default_concurrency
 from pipeline.importing.push_file import ImportOptions, plan_options
 from pipeline.journal.store import Journal
 from pipeline.prepare.group import Grouped
-from pipeline.prepare.stage import PrepareOptions, prepare_table, read_input
+from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input
 
 DIFF_COLUMNS = ("source_row", "kind", "key", "genesys_id", "field", "before", "after", "action")
 
@@ -73,6 +82,27 @@ class PlanResult:
             self.rows.append(row("", None, None, "unchanged"))
         self.rows += [row(c.field, c.before, c.after, c.action) for c in changes]
 
+    def add_deletions(self, plan: DeletionPlan) -> None:
+        """The records ``import --delete-missing`` would delete (one ``delete`` row each), and why the
+        missing organizations it would keep are kept."""
+        for gone in (*plan.contacts, *plan.organizations):
+            self.records["delete"] = self.records.get("delete", 0) + 1
+            account = gone.key if gone.kind == "organization" else _account_of(gone, plan)
+            self.rows.append(
+                DiffRow("", gone.kind, gone.key, gone.genesys_id, "", None, None, "delete", account)
+            )
+        for kept, why in plan.kept:
+            self.warnings.append(
+                f"organization {kept.key} ({kept.genesys_id}) is missing from the file but {why}"
+            )
+        if plan.over_guard:
+            self.warnings.append("import --delete-missing would refuse: " + plan.refusal())
+
+
+def _account_of(contact: Deletion, plan: DeletionPlan) -> str | None:
+    org_id = contact.organization_id
+    return plan.organization_keys.get(org_id) if org_id is not None else None
+
 
 def known_ids(journal: str | Path | None, scope: str | None, kind: Kind) -> dict[str, str | None]:
     """Genesys ids the journal remembers for this scope, read without its lock (a read changes nothing)."""
@@ -93,7 +123,7 @@ class _Preview:
     target: str | None
     result: PlanResult = field(default_factory=PlanResult)
 
-    async def run(self, grouped: Grouped) -> PlanResult:
+    async def run(self, grouped: Grouped, present: PresentKeys) -> PlanResult:
         specs = load_specs()
         source_id = await resolve_external_source(
             self.client, self.options.external_source, create=False, dry_run=True
@@ -129,6 +159,9 @@ class _Preview:
         for op in ready:
             stored = live.get(op.key)
             self.result.add(op, stored, field_changes(op, stored, specs, labels=labels))
+        if self.options.delete_missing:
+            index = await scan_stored(self.client, present, source_id, self.options.division_id)
+            self.result.add_deletions(plan_deletions(index, DeleteGuard.parse(self.options.max_delete)))
         return self.result
 
     def _link(
@@ -151,10 +184,11 @@ class _Preview:
 
 
 async def _preview(
-    settings: ClientSettings, grouped: Grouped, options: ImportOptions, journal: Any, target: str | None
+    settings: ClientSettings, prepared: Prepared, options: ImportOptions, journal: Any, target: str | None
 ) -> PlanResult:
     async with GenesysClient(settings) as client:
-        return await _Preview(client, options, journal, target).run(grouped)
+        present = present_keys(prepared.normalized)
+        return await _Preview(client, options, journal, target).run(prepared.grouped, present)
 
 
 def plan_file(
@@ -176,7 +210,7 @@ def plan_file(
     prepare = prepare or PrepareOptions()
     prepared = prepare_table(read_input(path, prepare), prepare)
     where = (target or settings.api_base_url) if remember else None
-    result = asyncio.run(_preview(settings, prepared.grouped, options, journal, where))
+    result = asyncio.run(_preview(settings, prepared, options, journal, where))
     decided = prepared.grouped.outcomes
     result.not_planned = decided.height
     result.warnings = [*prepared.warnings, *result.warnings]
