@@ -138,7 +138,10 @@ async def _settle(client: GenesysClient, survivor: Mapping[str, Any], exc: ApiEr
 
 async def _verify(client: GenesysClient, survivor: Mapping[str, Any], merged_id: str) -> GroupOutcome:
     """The merged contact, read again, must hold every ExternalId the survivor had."""
-    merged = await client.get("contacts", merged_id)
+    try:
+        merged = await client.get("contacts", merged_id)
+    except ApiError as exc:
+        return GroupOutcome("merged", merged_id, "not_verified", f"reading the merged contact failed: {exc}")
     have = {_ext_key(e) for e in merged.get("externalIds") or ()}
     missing = [e for e in survivor.get("externalIds") or () if _ext_key(e) not in have]
     if missing:
