@@ -134,6 +134,10 @@ def _register() -> None:
     from pipeline.cli import init_cmd
 
     cli.add_command(init_cmd.init)
+    from pipeline.cli import duplicates_cmd, merge_cmd
+
+    cli.add_command(duplicates_cmd.duplicates)
+    cli.add_command(merge_cmd.merge)
 
 
 try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,8 @@ from pipeline.exporting.state import (
 from pipeline.fields import FieldType, Specs, load_specs
 from pipeline.files import check_outputs, utc_now_iso
 from pipeline.genesys.client import GenesysClient
-from pipeline.genesys.models import Kind
+from pipeline.genesys.models import Kind, ScanPage
+from pipeline.genesys.scanning import Scanner
 from pipeline.genesys.settings import ClientSettings
 
 # The options and result types live in exporting.options; callers import them from here too.
@@ -124,12 +124,14 @@ class _Export:
         self.warnings: list[str] = []
         self.organizations: dict[str, OrganizationValues] = {}
         self.used: set[str] = set()
+        self.scanner = Scanner(client, division_id=options.division_id)
         self.division_views = False
 
     async def run(self) -> ExportResult:
         o = self.options
         source_id = await self._source_id()
-        self.division_views = await self._sees_several_divisions()
+        self.division_views = await self.scanner.division_views()
+        self.warnings.extend(self.scanner.warnings)
         custom = await self._custom_fields() if o.columns != COLUMNS_SPEC else {}
         layout, notes = build_layout(self.specs, o.kind, custom, o.columns)
         self.warnings.extend(notes)
@@ -290,31 +292,8 @@ class _Export:
         self.used.clear()
         self.progress.rows_written = 0
 
-    async def _sees_several_divisions(self) -> bool:
-        """Whether the token sees several divisions, where only the division-view scans reach every
-        record (the plain scan can come back empty there; Terraform provider issue DEVTOOLING-1826).
-        A token not allowed to list divisions is assumed to see several: the division views also work
-        in an org with one division."""
-        try:
-            return len(await self.client.division_ids()) > 1
-        except TerminalApiError as err:
-            if err.status in (401, 403):
-                self.warnings.append(
-                    f"cannot list divisions ({err.status} {err.code}); scanned every division's view"
-                )
-                return True
-            raise
-
-    async def _scan(self, kind: Kind, cursor: str | None) -> Any:
-        o = self.options
-        if not self.division_views:
-            return await self.client.scan(kind, limit=o.page_size, division_id=o.division_id, cursor=cursor)
-        page = await self.client.scan(kind, limit=o.page_size, cursor=cursor, all_divisions=True)
-        if o.division_id is None:
-            return page
-        # The division views take no divisionId: --division is applied here, page by page.
-        kept = [r for r in page.entities if (r.get("division") or {}).get("id") == o.division_id]
-        return replace(page, entities=kept)
+    async def _scan(self, kind: Kind, cursor: str | None) -> ScanPage:
+        return await self.scanner.page(kind, limit=self.options.page_size, cursor=cursor)
 
     def _contact_page(self, records: list[dict[str, Any]]) -> PageRows:
         rows = contact_rows(records, self.organizations, self.layout, self.source_id)

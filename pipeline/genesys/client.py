@@ -65,6 +65,7 @@ DIVISIONS = "/api/v2/authorization/divisions"
 DIVISIONS_PAGE_SIZE = 100
 # Page size for listing external sources by name prefix: few sources share a prefix.
 SOURCES_PAGE_SIZE = 100
+MAX_MERGE_CONTACTS = 25
 
 QueryParams = Mapping[str, str | int | float | bool | None]
 
@@ -436,6 +437,26 @@ class GenesysClient:
     async def get(self, kind: Kind, id: str) -> dict[str, Any]:
         _check_kind(kind)
         response = await self.request("GET", f"{API}/{kind}/{quote(id, safe='')}")
+        return _json(response)
+
+    async def merge_contacts(
+        self, ids: Sequence[str], value_override: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Merge 2..25 contacts into a new one (``POST /contacts/merge``) and return the merged contact.
+
+        ``value_override`` holds fields the merged contact takes whatever the merged ones held. Never
+        replayed after a lost answer (a dropped connection after sending, or a 5xx): if the first attempt
+        merged, a replay would name contacts that no longer exist and fail with 404, hiding the success.
+        Such a call raises :class:`TransientApiError` saying it was not retried; the caller settles what
+        happened by reading one of the ids again (``GET`` on a merged-away id answers the merged contact).
+        """
+        unique = list(dict.fromkeys(ids))
+        if not 2 <= len(unique) <= MAX_MERGE_CONTACTS:
+            raise ValueError(f"a merge takes 2 to {MAX_MERGE_CONTACTS} distinct ids, not {len(unique)}")
+        body: dict[str, Any] = {"contactIds": unique}
+        if value_override:
+            body["valueOverride"] = dict(value_override)
+        response = await self.request("POST", f"{API}/contacts/merge", json=body)
         return _json(response)
 
     async def delete(self, kind: Kind, id: str) -> bool:

@@ -23,7 +23,9 @@ from typing import Any
 
 from pipeline.errors import ConfigError, TerminalApiError, TransientApiError
 from pipeline.fields import Specs
+from pipeline.genesys.models import Kind
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.genesys.scanning import Scanner
 from pipeline.importing.deleted_file import DeleteResult, write_deleted_file
 from pipeline.importing.deletions import (
     DeleteGuard,
@@ -31,6 +33,7 @@ from pipeline.importing.deletions import (
     DeletionPlan,
     PresentKeys,
     StoredIndex,
+    StoredKind,
     plan_deletions,
 )
 from pipeline.journal.ledger import RunLedger
@@ -45,14 +48,11 @@ async def scan_stored(
 ) -> StoredIndex:
     """Cursor-scan organizations then contacts (the division's, when given) into a StoredIndex."""
     index = StoredIndex(present, source_id, division_id)
-    for kind, endpoint in (("organization", "organizations"), ("contact", "contacts")):
-        cursor: str | None = None
-        while True:
-            page = await client.scan(endpoint, limit=SCAN_PAGE_SIZE, division_id=division_id, cursor=cursor)
-            index.add(kind, page.entities)  # type: ignore[arg-type]
-            if page.after is None or page.after == cursor or not page.entities:
-                break
-            cursor = page.after
+    scanner = Scanner(client, division_id=division_id)
+    kinds: tuple[tuple[StoredKind, Kind], ...] = (("organization", "organizations"), ("contact", "contacts"))
+    for kind, endpoint in kinds:
+        async for page in scanner.pages(endpoint, limit=SCAN_PAGE_SIZE):
+            index.add(kind, page.entities)
     return index
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from pipeline.exporting.layout import external_id
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.genesys.scanning import Scanner
 from pipeline.importing.plan import Kind
 
 # Fewer unknown records than this are looked up one by one: a scan would not pay off.
@@ -55,6 +56,10 @@ class LiveReader:
     division_id: str | None = None
     concurrency: int = 4
     reads: LiveReads = field(default_factory=LiveReads)
+    scanner: Scanner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scanner = Scanner(self.client, division_id=self.division_id)
 
     async def read(
         self, kind: Kind, keys: Collection[str], known: Mapping[str, str | None]
@@ -91,14 +96,15 @@ class LiveReader:
         for _ in range(budget):
             page = await self._counted(
                 "scan",
-                self.client.scan(_api(kind), limit=SCAN_PAGE, division_id=self.division_id, cursor=cursor),
+                self.scanner.page(_api(kind), limit=SCAN_PAGE, cursor=cursor),
             )
             for record in page.entities:
                 key = external_id(record, self.source_id)
                 if key in keys and key not in found:
                     found[key] = record
                     self.reads.records["scan"] += 1
-            if page.after is None or page.after == cursor or not page.entities:
+            # A page the division filter emptied is not the end: only a missing cursor is.
+            if page.after is None or page.after == cursor:
                 return True
             cursor = page.after
         return False

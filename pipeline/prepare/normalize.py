@@ -188,6 +188,17 @@ def _normalize_phones(
     ).drop(list(keys.values()))
 
 
+def phone_to_e164(text: str, region: str = "US") -> str | None:
+    """One phone in the form :func:`normalize` gives it (E.164, ``;ext=`` kept), or None when it does not
+    parse; for code that meets phones one by one (the duplicate scan), not in a frame."""
+    text = text.strip()
+    if not text:
+        return None
+    if re.fullmatch(_FAST_E164, text):
+        return text
+    return _to_e164(region, text)
+
+
 def _to_e164(region: str, text: str) -> str | None:
     try:
         number = phonenumbers.parse(text, region)

@@ -227,3 +227,29 @@ def test_requests_need_the_context_manager(make_client: Callable[..., GenesysCli
     """Using the client outside `async with` is a clear error rather than a hidden client leak."""
     with pytest.raises(RuntimeError, match="async with"):
         asyncio.run(make_client().request("GET", f"{API}/contacts/schemas"))
+
+
+@pytest.mark.parametrize(
+    "first", [dropped(httpx.ReadError), reply(503, {"code": "service.unavailable", "message": "later"})]
+)
+def test_merge_is_not_replayed_after_a_lost_answer(
+    fake: FakeGenesys, make_client: Callable[..., GenesysClient], first: Any
+) -> None:
+    """A merge whose answer was lost is sent once: a replay would name contacts already merged away."""
+    path = f"{API}/contacts/merge"
+    fake.on("POST", path, first, reply(200, {"id": "merged"}))
+    with pytest.raises(TransientApiError, match="not retried"):
+        run(make_client(), lambda c: c.merge_contacts(["a", "b"], {"lastName": "Doe"}))
+    (sent,) = fake.api_sent()
+    assert json.loads(sent.request.content) == {
+        "contactIds": ["a", "b"],
+        "valueOverride": {"lastName": "Doe"},
+    }
+
+
+def test_merge_takes_two_to_twenty_five_distinct_ids(make_client: Callable[..., GenesysClient]) -> None:
+    """Fewer than two or more than 25 distinct ids is a programming error, caught before sending."""
+    with pytest.raises(ValueError, match="2 to 25"):
+        run(make_client(), lambda c: c.merge_contacts(["a", "a"]))
+    with pytest.raises(ValueError, match="2 to 25"):
+        run(make_client(), lambda c: c.merge_contacts([str(i) for i in range(26)]))
