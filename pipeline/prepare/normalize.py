@@ -37,12 +37,12 @@ from pipeline.csvsafe import unescape_expr
 from pipeline.errors import ConfigError
 from pipeline.fields import LIST_SEPARATOR, FieldType, Specs
 from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare.phones import fast_e164, to_e164
 
 # A normalized phone as the validator should accept it: E.164 (at most 15 digits) and an optional extension.
 # ASCII digits spelled out: `\d` is Unicode-aware in polars' regex engine and would pass Arabic-Indic digits.
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}(;ext=[0-9]{1,10})?$"
 _E164_RE = re.compile(E164_PATTERN)
-E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 # Already-normalized numbers (our own output included, extension and all) skip phonenumbers: parsing
 # them again could change them (a leading 0 read as a national prefix), and normalizing must be
 # idempotent. National significant numbers have at least 6 digits.
@@ -152,6 +152,26 @@ def _integer(text: pl.Expr) -> pl.Expr:
     return pl.when(grouped).then(text.str.replace_all(r"[, \u00a0\u202f]", "")).otherwise(text)
 
 
+def phone_mapping(keys: pl.Series, fast: bool = True) -> pl.DataFrame:
+    """``old`` (each distinct region-and-text key) and ``new`` (its E.164, null when it has none): the
+    common shapes in polars (:func:`fast_e164`), the rest one ``phonenumbers`` parse each. ``fast=False``
+    parses every key, which is what the fast path is checked against.
+    """
+    parts = keys.str.split_exact(_KEY_SEPARATOR, 1).struct.unnest()
+    regions, texts = parts.get_column("field_0"), parts.get_column("field_1")
+    if fast:
+        answered = fast_e164(regions, texts)
+    else:
+        answered = pl.DataFrame(
+            {"resolved": [False] * len(keys), "e164": [None] * len(keys)},
+            schema={"resolved": pl.Boolean, "e164": pl.String},
+        )
+    resolved = answered.get_column("resolved")
+    slow = [to_e164(region, text) for region, text in zip(regions.filter(~resolved), texts.filter(~resolved))]
+    new = answered.get_column("e164").scatter((~resolved).arg_true(), pl.Series(slow, dtype=pl.String))
+    return pl.DataFrame({"old": keys, "new": new}, schema={"old": pl.String, "new": pl.String})
+
+
 def _region_expr(column: str, frame: pl.DataFrame, default_region: str) -> pl.Expr:
     kind = column.split(".", 1)[0]
     country = f"{kind}.address.countryCode"
@@ -176,9 +196,7 @@ def _normalize_phones(
         for c, key in keys.items()
     )
     unique = pl.concat([keyed.get_column(key) for key in keys.values()]).drop_nulls().unique()
-    old = unique.to_list()
-    new = [_to_e164(*key.split(_KEY_SEPARATOR, 1)) for key in old]
-    mapping = pl.DataFrame({"old": old, "new": new}, schema={"old": pl.String, "new": pl.String})
+    mapping = phone_mapping(unique)
     return keyed.with_columns(
         pl.coalesce(
             pl.col(key).replace_strict(mapping["old"], mapping["new"], default=None, return_dtype=pl.String),
@@ -186,18 +204,3 @@ def _normalize_phones(
         ).alias(c)
         for c, key in keys.items()
     ).drop(list(keys.values()))
-
-
-def _to_e164(region: str, text: str) -> str | None:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    # "Possible" (right length for its country) rather than "valid" (an assigned range): it costs a tenth,
-    # matches what the E.164 fast path checks, and does not reject new or fictional ranges.
-    if not phonenumbers.is_possible_number(number):
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if len(e164) > E164_MAX_LENGTH:  # "possible" national lengths can exceed E.164's 15 digits (DE)
-        return None
-    return f"{e164};ext={number.extension}" if number.extension else e164
