@@ -69,7 +69,7 @@ def _fast_disagreements(pairs: list[tuple[str, str]]) -> list[tuple[str, str, st
     answered = fast_e164(regions, texts)
     return [
         (region, text, fast, to_e164(region, text))
-        for (region, text), resolved, fast in zip(pairs, answered["resolved"], answered["e164"])
+        for (region, text), resolved, fast in zip(pairs, answered["resolved"], answered["e164"], strict=True)
         if resolved and fast != to_e164(region, text)
     ]
 

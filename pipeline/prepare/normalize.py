@@ -167,7 +167,10 @@ def phone_mapping(keys: pl.Series, fast: bool = True) -> pl.DataFrame:
             schema={"resolved": pl.Boolean, "e164": pl.String},
         )
     resolved = answered.get_column("resolved")
-    slow = [to_e164(region, text) for region, text in zip(regions.filter(~resolved), texts.filter(~resolved))]
+    slow = [
+        to_e164(region, text)
+        for region, text in zip(regions.filter(~resolved), texts.filter(~resolved), strict=True)
+    ]
     new = answered.get_column("e164").scatter((~resolved).arg_true(), pl.Series(slow, dtype=pl.String))
     return pl.DataFrame({"old": keys, "new": new}, schema={"old": pl.String, "new": pl.String})
 

@@ -23,7 +23,7 @@ from functools import cache
 
 import phonenumbers
 import polars as pl
-from phonenumbers import PhoneMetadata
+from phonenumbers import PhoneMetadata, PhoneNumberDesc
 
 E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 # phonenumbers' own bounds on a national significant number (_MIN/_MAX_LENGTH_FOR_NSN).
@@ -66,10 +66,10 @@ class _Rules:
     international_prefix: str | None  # "^(?:...)" of the region's own IDD
 
 
-def _length_result(length: int, metadata: PhoneMetadata) -> str:
-    """``phonenumbers``' ``_test_number_length`` for the general description, by name."""
-    possible = metadata.general_desc.possible_length
-    if length in (metadata.general_desc.possible_length_local_only or ()):
+def _length_result(length: int, desc: PhoneNumberDesc) -> str:
+    """``phonenumbers``' ``_test_number_length`` for a general description, by name."""
+    possible = desc.possible_length
+    if length in (desc.possible_length_local_only or ()):
         return "local"
     if possible[0] == length:
         return "possible"
@@ -92,13 +92,14 @@ def _compiles(pattern: str) -> bool:
 def _rules(region: str) -> _Rules | None:
     """The fast path's rules for ``region``, or None when ``region`` must always go through ``parse``."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None:
+    if metadata is None or metadata.country_code is None or metadata.general_desc is None:
         return None
     main_region = phonenumbers.region_code_for_country_code(metadata.country_code)
     main = PhoneMetadata.metadata_for_region(main_region, None)
-    pattern = metadata.general_desc.national_number_pattern
-    if main is None or not pattern:
+    desc, pattern = metadata.general_desc, metadata.general_desc.national_number_pattern
+    if main is None or main.general_desc is None or not pattern:
         return None
+    main_desc = main.general_desc
     prefix = metadata.national_prefix_for_parsing
     idd = metadata.international_prefix
     groups = re.compile(prefix).groups if prefix else 0
@@ -114,11 +115,9 @@ def _rules(region: str) -> _Rules | None:
         transform=transform,
         last_group=groups,
         national_pattern=f"^(?:{pattern})$",
-        strip_lengths=tuple(
-            n for n in range(_MAX_LENGTH) if _length_result(n, metadata) in ("possible", "long")
-        ),
+        strip_lengths=tuple(n for n in range(_MAX_LENGTH) if _length_result(n, desc) in ("possible", "long")),
         possible_lengths=tuple(
-            n for n in range(_MAX_LENGTH) if _length_result(n, main) in ("possible", "local")
+            n for n in range(_MAX_LENGTH) if _length_result(n, main_desc) in ("possible", "local")
         ),
         international_prefix=f"^(?:{idd})" if idd else None,
     )
