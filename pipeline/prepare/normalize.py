@@ -14,8 +14,10 @@ reports them (``invisible_character``). Then, by the column's field type:
   an ISO 3166 alpha-2 code (``UK`` is taken as ``GB``), otherwise in ``default_region``. Numbers
   ``phonenumbers`` cannot parse, or whose length is impossible for their country, stay as trimmed text;
   whether the range is actually assigned is not checked. Values already in E.164 form are kept as they
-  are without asking ``phonenumbers`` (the slow part, about 15 us a number), so a large file costs one
-  parse per distinct non-E.164 value.
+  are without asking ``phonenumbers`` (the slow part, about 17 us a number). The common shapes of the
+  others (``+<country code> <national>``, national numbers, in digits and spaces, dashes, dots or
+  parentheses) are read in polars from ``phonenumbers``' own metadata (:mod:`pipeline.prepare.phones`), with
+  the same result; the rest cost one parse per distinct value.
 - email: the domain lower-cased; the local part is kept, since some mail servers treat it case-sensitively.
 - boolean: yes/no, true/false, y/n, 1/0 in any case become ``true``/``false``; anything else is kept.
 - list: ``;``-separated items trimmed, empty items dropped, joined again with ``;``.
@@ -77,7 +79,7 @@ def normalize(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> 
     region = check_region(default_region)
     columns = [c for c in frame.columns if c != SOURCE_ROW]
     cleaned = _clean_columns(frame, columns).with_columns(_by_type(c, specs) for c in columns)
-    phones = [c for c in columns if (spec := specs.get(c)) is not None and spec.type == FieldType.PHONE]
+    phones = _phone_columns(columns, specs)
     if phones:
         cleaned = _normalize_phones(cleaned, phones, specs, region)
     return cleaned
@@ -185,11 +187,25 @@ def _region_expr(column: str, frame: pl.DataFrame, default_region: str) -> pl.Ex
     return pl.when(known).then(code).otherwise(pl.lit(default_region))
 
 
-def _normalize_phones(
-    frame: pl.DataFrame, columns: list[str], specs: Specs, default_region: str
-) -> pl.DataFrame:
-    # One key per value that needs phonenumbers: the region it is read in, then the text. Keys are parsed
-    # once each, however many rows and columns repeat them.
+def phone_keys(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> pl.Series:
+    """The distinct region-and-text keys :func:`normalize` parses for ``frame``: what the bench checks the
+    fast path on."""
+    region = check_region(default_region)
+    columns = [c for c in frame.columns if c != SOURCE_ROW]
+    cleaned = _clean_columns(frame, columns)
+    keyed, keys = _keyed(cleaned, _phone_columns(columns, specs), region)
+    return _distinct(keyed, keys)
+
+
+def _phone_columns(columns: list[str], specs: Specs) -> list[str]:
+    return [c for c in columns if (spec := specs.get(c)) is not None and spec.type == FieldType.PHONE]
+
+
+def _keyed(
+    frame: pl.DataFrame, columns: list[str], default_region: str
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``frame`` with one key column per phone column: the region the value is read in, then the text; null
+    for nulls and values already in E.164 form."""
     keys = {c: f"__phone_key_{i}" for i, c in enumerate(columns)}
     keyed = frame.with_columns(
         pl.when(pl.col(c).is_null() | pl.col(c).str.contains(_FAST_E164))
@@ -198,8 +214,19 @@ def _normalize_phones(
         .alias(key)
         for c, key in keys.items()
     )
-    unique = pl.concat([keyed.get_column(key) for key in keys.values()]).drop_nulls().unique()
-    mapping = phone_mapping(unique)
+    return keyed, keys
+
+
+def _distinct(keyed: pl.DataFrame, keys: dict[str, str]) -> pl.Series:
+    return pl.concat([keyed.get_column(key) for key in keys.values()]).drop_nulls().unique()
+
+
+def _normalize_phones(
+    frame: pl.DataFrame, columns: list[str], specs: Specs, default_region: str
+) -> pl.DataFrame:
+    # Keys are parsed once each, however many rows and columns repeat them.
+    keyed, keys = _keyed(frame, columns, default_region)
+    mapping = phone_mapping(_distinct(keyed, keys))
     return keyed.with_columns(
         pl.coalesce(
             pl.col(key).replace_strict(mapping["old"], mapping["new"], default=None, return_dtype=pl.String),
