@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from pipeline.fields import load_specs
 from pipeline.importing.plan import (
     Operation,
@@ -29,6 +31,8 @@ from pipeline.importing.plan import (
     organization_operations,
 )
 from pipeline.importing.push_file import PLAN_CHUNK
+from pipeline.prepare.mapping import to_canonical
+from pipeline.prepare.normalize import phone_keys, phone_mapping
 from pipeline.prepare.read import read_table
 from pipeline.prepare.stage import PrepareOptions, prepare_table
 from pipeline.report.validation import validation_report
@@ -79,7 +83,17 @@ def measure(path: Path) -> dict[str, Any]:
         "contacts": contacts,
         "invalid_rows": result.summary.invalid_rows,
         "conflict_rows": result.summary.conflict_rows,
+        **_phone_check(raw, result.prepared.columns, specs),
     }
+
+
+def _phone_check(raw: Any, columns: Any, specs: Any) -> dict[str, int]:
+    """Every distinct phone key of the file through the fast path and through phonenumbers alone (untimed:
+    it runs after the stage): how many the fast path answered, and how many answers differ (must be 0)."""
+    keys = phone_keys(to_canonical(raw.frame, columns), specs, PrepareOptions().default_region)
+    fast, slow = phone_mapping(keys), phone_mapping(keys, fast=False)
+    differ = fast.join(slow, on="old", suffix="_slow").filter(pl.col("new").ne_missing(pl.col("new_slow")))
+    return {"phone_keys": len(keys), "phone_fast_mismatches": differ.height}
 
 
 if __name__ == "__main__":

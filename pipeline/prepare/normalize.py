@@ -14,8 +14,10 @@ reports them (``invisible_character``). Then, by the column's field type:
   an ISO 3166 alpha-2 code (``UK`` is taken as ``GB``), otherwise in ``default_region``. Numbers
   ``phonenumbers`` cannot parse, or whose length is impossible for their country, stay as trimmed text;
   whether the range is actually assigned is not checked. Values already in E.164 form are kept as they
-  are without asking ``phonenumbers`` (the slow part, about 15 us a number), so a large file costs one
-  parse per distinct non-E.164 value.
+  are without asking ``phonenumbers`` (the slow part, about 17 us a number). The common shapes of the
+  others (``+<country code> <national>``, national numbers, in digits and spaces, dashes, dots or
+  parentheses) are read in polars from ``phonenumbers``' own metadata (:mod:`pipeline.prepare.phones`), with
+  the same result; the rest cost one parse per distinct value.
 - email: the domain lower-cased; the local part is kept, since some mail servers treat it case-sensitively.
 - boolean: yes/no, true/false, y/n, 1/0 in any case become ``true``/``false``; anything else is kept.
 - list: ``;``-separated items trimmed, empty items dropped, joined again with ``;``.
@@ -37,12 +39,12 @@ from pipeline.csvsafe import unescape_expr
 from pipeline.errors import ConfigError
 from pipeline.fields import LIST_SEPARATOR, FieldType, Specs
 from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare.phones import fast_e164, to_e164
 
 # A normalized phone as the validator should accept it: E.164 (at most 15 digits) and an optional extension.
 # ASCII digits spelled out: `\d` is Unicode-aware in polars' regex engine and would pass Arabic-Indic digits.
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}(;ext=[0-9]{1,10})?$"
 _E164_RE = re.compile(E164_PATTERN)
-E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 # Already-normalized numbers (our own output included, extension and all) skip phonenumbers: parsing
 # them again could change them (a leading 0 read as a national prefix), and normalizing must be
 # idempotent. National significant numbers have at least 6 digits.
@@ -77,7 +79,7 @@ def normalize(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> 
     region = check_region(default_region)
     columns = [c for c in frame.columns if c != SOURCE_ROW]
     cleaned = _clean_columns(frame, columns).with_columns(_by_type(c, specs) for c in columns)
-    phones = [c for c in columns if (spec := specs.get(c)) is not None and spec.type == FieldType.PHONE]
+    phones = _phone_columns(columns, specs)
     if phones:
         cleaned = _normalize_phones(cleaned, phones, specs, region)
     return cleaned
@@ -152,6 +154,29 @@ def _integer(text: pl.Expr) -> pl.Expr:
     return pl.when(grouped).then(text.str.replace_all(r"[, \u00a0\u202f]", "")).otherwise(text)
 
 
+def phone_mapping(keys: pl.Series, fast: bool = True) -> pl.DataFrame:
+    """``old`` (each distinct region-and-text key) and ``new`` (its E.164, null when it has none): the
+    common shapes in polars (:func:`fast_e164`), the rest one ``phonenumbers`` parse each. ``fast=False``
+    parses every key, which is what the fast path is checked against.
+    """
+    parts = keys.str.split_exact(_KEY_SEPARATOR, 1).struct.unnest()
+    regions, texts = parts.get_column("field_0"), parts.get_column("field_1")
+    if fast:
+        answered = fast_e164(regions, texts)
+    else:
+        answered = pl.DataFrame(
+            {"resolved": [False] * len(keys), "e164": [None] * len(keys)},
+            schema={"resolved": pl.Boolean, "e164": pl.String},
+        )
+    resolved = answered.get_column("resolved")
+    slow = [
+        to_e164(region, text)
+        for region, text in zip(regions.filter(~resolved), texts.filter(~resolved), strict=True)
+    ]
+    new = answered.get_column("e164").scatter((~resolved).arg_true(), pl.Series(slow, dtype=pl.String))
+    return pl.DataFrame({"old": keys, "new": new}, schema={"old": pl.String, "new": pl.String})
+
+
 def _region_expr(column: str, frame: pl.DataFrame, default_region: str) -> pl.Expr:
     kind = column.split(".", 1)[0]
     country = f"{kind}.address.countryCode"
@@ -162,11 +187,25 @@ def _region_expr(column: str, frame: pl.DataFrame, default_region: str) -> pl.Ex
     return pl.when(known).then(code).otherwise(pl.lit(default_region))
 
 
-def _normalize_phones(
-    frame: pl.DataFrame, columns: list[str], specs: Specs, default_region: str
-) -> pl.DataFrame:
-    # One key per value that needs phonenumbers: the region it is read in, then the text. Keys are parsed
-    # once each, however many rows and columns repeat them.
+def phone_keys(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> pl.Series:
+    """The distinct region-and-text keys :func:`normalize` parses for ``frame``: what the bench checks the
+    fast path on."""
+    region = check_region(default_region)
+    columns = [c for c in frame.columns if c != SOURCE_ROW]
+    cleaned = _clean_columns(frame, columns)
+    keyed, keys = _keyed(cleaned, _phone_columns(columns, specs), region)
+    return _distinct(keyed, keys)
+
+
+def _phone_columns(columns: list[str], specs: Specs) -> list[str]:
+    return [c for c in columns if (spec := specs.get(c)) is not None and spec.type == FieldType.PHONE]
+
+
+def _keyed(
+    frame: pl.DataFrame, columns: list[str], default_region: str
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``frame`` with one key column per phone column: the region the value is read in, then the text; null
+    for nulls and values already in E.164 form."""
     keys = {c: f"__phone_key_{i}" for i, c in enumerate(columns)}
     keyed = frame.with_columns(
         pl.when(pl.col(c).is_null() | pl.col(c).str.contains(_FAST_E164))
@@ -175,10 +214,19 @@ def _normalize_phones(
         .alias(key)
         for c, key in keys.items()
     )
-    unique = pl.concat([keyed.get_column(key) for key in keys.values()]).drop_nulls().unique()
-    old = unique.to_list()
-    new = [_to_e164(*key.split(_KEY_SEPARATOR, 1)) for key in old]
-    mapping = pl.DataFrame({"old": old, "new": new}, schema={"old": pl.String, "new": pl.String})
+    return keyed, keys
+
+
+def _distinct(keyed: pl.DataFrame, keys: dict[str, str]) -> pl.Series:
+    return pl.concat([keyed.get_column(key) for key in keys.values()]).drop_nulls().unique()
+
+
+def _normalize_phones(
+    frame: pl.DataFrame, columns: list[str], specs: Specs, default_region: str
+) -> pl.DataFrame:
+    # Keys are parsed once each, however many rows and columns repeat them.
+    keyed, keys = _keyed(frame, columns, default_region)
+    mapping = phone_mapping(_distinct(keyed, keys))
     return keyed.with_columns(
         pl.coalesce(
             pl.col(key).replace_strict(mapping["old"], mapping["new"], default=None, return_dtype=pl.String),
@@ -196,19 +244,4 @@ def phone_to_e164(text: str, region: str = "US") -> str | None:
         return None
     if re.fullmatch(_FAST_E164, text):
         return text
-    return _to_e164(region, text)
-
-
-def _to_e164(region: str, text: str) -> str | None:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    # "Possible" (right length for its country) rather than "valid" (an assigned range): it costs a tenth,
-    # matches what the E.164 fast path checks, and does not reject new or fictional ranges.
-    if not phonenumbers.is_possible_number(number):
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if len(e164) > E164_MAX_LENGTH:  # "possible" national lengths can exceed E.164's 15 digits (DE)
-        return None
-    return f"{e164};ext={number.extension}" if number.extension else e164
+    return to_e164(region, text)

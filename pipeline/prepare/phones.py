@@ -1,0 +1,212 @@
+"""Phone numbers to E.164, the common shapes in polars and the rest with ``phonenumbers``.
+
+``phonenumbers.parse`` costs about 17 us a number, which on a large file is most of the local stage. Most
+numbers are written in one of two plain shapes: ``+<country code><national number>`` or a national number
+(with or without the region's trunk prefix), in digits separated by spaces, dashes, dots or parentheses.
+For those shapes ``parse`` + ``is_possible_number`` + E.164 formatting come down to a few steps driven by
+``phonenumbers``' own metadata (country calling codes, the national prefix for parsing, the general
+national number pattern, possible lengths), and :func:`fast_e164` runs those steps on whole columns.
+
+The fast path answers a key only when its steps are *exactly* the ones ``parse`` would take; anything else
+(other characters, an extension, a number that could start with an international prefix or the region's
+own country code, a region whose national prefix has a transform rule or a regex polars cannot compile) is
+left unresolved and goes through :func:`to_e164`. ``tests/test_phones.py`` checks the two agree on
+generated numbers of every region, and ``bench/local_stage.py`` checks them on every number of the bench
+file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import phonenumbers
+import polars as pl
+from phonenumbers import PhoneMetadata, PhoneNumberDesc
+
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits
+# phonenumbers' own bounds on a national significant number (_MIN/_MAX_LENGTH_FOR_NSN).
+_NSN_MIN, _NSN_MAX = 2, 17
+# Digits, a few separators and at most one leading "+": no letters (extensions, vanity numbers), no other
+# "+" and nothing RFC 3966. Longer text goes the slow way; it is not a common shape.
+_SIMPLE_SHAPE = r"^\+?[0-9 ().\-]{3,40}$"
+_MAX_LENGTH = 64
+
+
+def to_e164(region: str, text: str) -> str | None:
+    """``text`` read in ``region`` as E.164 (``;ext=`` kept), or None when it is not a possible number."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    # "Possible" (right length for its country) rather than "valid" (an assigned range): it costs a tenth,
+    # matches what the E.164 fast path checks, and does not reject new or fictional ranges.
+    if not phonenumbers.is_possible_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > E164_MAX_LENGTH:  # "possible" national lengths can exceed E.164's 15 digits (DE)
+        return None
+    return f"{e164};ext={number.extension}" if number.extension else e164
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What ``parse`` needs from one region's metadata, as polars regexes and length sets."""
+
+    country_code: str
+    national_prefix: str | None  # "^(?:...)", or None when the region strips none
+    transform: str | None  # the national prefix's replacement in polars syntax (``${1}``), if it has one
+    last_group: int  # the national prefix's last capture group: the transform applies when it matched
+    national_pattern: str  # "^(?:...)$": the general description's national number pattern
+    strip_lengths: tuple[int, ...]  # lengths after stripping for which parse keeps the stripped number
+    possible_lengths: tuple[
+        int, ...
+    ]  # lengths is_possible_number accepts (for the country code's main region)
+    international_prefix: str | None  # "^(?:...)" of the region's own IDD
+
+
+def _length_result(length: int, desc: PhoneNumberDesc) -> str:
+    """``phonenumbers``' ``_test_number_length`` for a general description, by name."""
+    possible = desc.possible_length
+    if length in (desc.possible_length_local_only or ()):
+        return "local"
+    if possible[0] == length:
+        return "possible"
+    if possible[0] > length:
+        return "short"
+    if possible[-1] < length:
+        return "long"
+    return "possible" if length in possible[1:] else "invalid"
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        pl.select(pl.lit("0").str.contains(pattern)).item()
+    except pl.exceptions.ComputeError:
+        return False
+    return True
+
+
+@cache
+def _rules(region: str) -> _Rules | None:
+    """The fast path's rules for ``region``, or None when ``region`` must always go through ``parse``."""
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.country_code is None or metadata.general_desc is None:
+        return None
+    main_region = phonenumbers.region_code_for_country_code(metadata.country_code)
+    main = PhoneMetadata.metadata_for_region(main_region, None)
+    desc, pattern = metadata.general_desc, metadata.general_desc.national_number_pattern
+    if main is None or main.general_desc is None or not pattern:
+        return None
+    main_desc = main.general_desc
+    prefix = metadata.national_prefix_for_parsing
+    idd = metadata.international_prefix
+    groups = re.compile(prefix).groups if prefix else 0
+    transform = metadata.national_prefix_transform_rule or None
+    if transform is not None:
+        # Python's "\1" as polars' "${1}"; any other escape (or none to match) and parse decides.
+        transform = re.sub(r"\\([0-9])", r"${\1}", transform)
+        if "\\" in transform or groups == 0:
+            return None
+    rules = _Rules(
+        country_code=str(metadata.country_code),
+        national_prefix=f"^(?:{prefix})" if prefix else None,
+        transform=transform,
+        last_group=groups,
+        national_pattern=f"^(?:{pattern})$",
+        strip_lengths=tuple(n for n in range(_MAX_LENGTH) if _length_result(n, desc) in ("possible", "long")),
+        possible_lengths=tuple(
+            n for n in range(_MAX_LENGTH) if _length_result(n, main_desc) in ("possible", "local")
+        ),
+        international_prefix=f"^(?:{idd})" if idd else None,
+    )
+    regexes = [rules.national_pattern, rules.national_prefix, rules.international_prefix]
+    return rules if all(_compiles(r) for r in regexes if r is not None) else None
+
+
+@cache
+def _country_codes() -> dict[str, str | None]:
+    """Every country calling code with the region whose metadata ``parse`` then uses; None for the
+    non-geographic ones (+800, +882...), which go through ``parse``."""
+    codes: dict[str, str | None] = {}
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        region = phonenumbers.region_code_for_country_code(code)
+        codes[str(code)] = region if region in phonenumbers.SUPPORTED_REGIONS else None
+    return codes
+
+
+def fast_e164(regions: pl.Series, texts: pl.Series) -> pl.DataFrame:
+    """For each (region, text) that has a common shape: ``resolved`` true and ``e164`` what :func:`to_e164`
+    returns for it (null when that is None). Other rows: ``resolved`` false, and they need :func:`to_e164`.
+
+    ``texts`` are trimmed values that are not already E.164. Works on any chunk of rows.
+    """
+    frame = pl.DataFrame({"region": regions, "text": texts}).with_row_index("__i")
+    simple = frame.filter(pl.col("text").str.contains(_SIMPLE_SHAPE))
+    digits = pl.col("text").str.replace_all(r"[^0-9]", "")
+    codes = _country_codes()
+    plus = pl.col("text").str.starts_with("+")
+    country = pl.coalesce(
+        pl.when(digits.str.slice(0, n).is_in(list(codes))).then(digits.str.slice(0, n)) for n in (1, 2, 3)
+    )
+    candidates = simple.with_columns(
+        digits.alias("digits"),
+        pl.when(plus).then(country).alias("cc"),
+        pl.when(plus)
+        .then(country.replace_strict(codes, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("region"))
+        .alias("rules_region"),
+        plus.alias("plus"),
+    ).filter(pl.col("digits").str.len_bytes() >= 3)  # parse rejects fewer: TOO_SHORT or not viable
+    parts = []
+    for (region,), part in candidates.filter(pl.col("rules_region").is_not_null()).group_by(
+        "rules_region", maintain_order=True
+    ):
+        rules = _rules(str(region))
+        if rules is not None:
+            parts.append(_resolve(part, rules))
+    resolved = pl.concat(parts) if parts else pl.DataFrame(schema={"__i": pl.UInt32, "e164": pl.String})
+    return frame.join(
+        resolved.with_columns(pl.lit(True).alias("resolved")), on="__i", how="left", maintain_order="left"
+    ).select(pl.col("resolved").fill_null(False), pl.col("e164"))
+
+
+def _resolve(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
+    """``parse`` for rows whose country code or region has ``rules``: the national number, the national
+    prefix stripped when ``parse`` would strip it, then the possible-length and E.164-length checks."""
+    digits = pl.col("digits")
+    national = pl.when(pl.col("plus")).then(digits.str.slice(pl.col("cc").str.len_bytes())).otherwise(digits)
+    # A national number that may start with the region's international prefix or its own country code
+    # makes parse try them (and compare patterns): those go through parse.
+    international = pl.lit(False)
+    if rules.international_prefix is not None:
+        international = digits.str.contains(rules.international_prefix)
+    plain = pl.col("plus") | ~(international | digits.str.starts_with(rules.country_code))
+    part = part.filter(plain).with_columns(national.alias("national"))
+    nsn = pl.col("national")
+    if rules.national_prefix is not None:
+        stripped = nsn.str.replace(rules.national_prefix, "")
+        if rules.transform is not None:
+            # parse transforms only when the prefix's last group took part in the match, else strips.
+            transformed = nsn.str.replace(rules.national_prefix, rules.transform)
+            took_part = nsn.str.extract(rules.national_prefix, rules.last_group).is_not_null()
+            stripped = pl.when(took_part).then(transformed).otherwise(stripped)
+        matched = nsn.str.contains(rules.national_prefix)
+        viable_before = nsn.str.contains(rules.national_pattern)
+        viable_after = stripped.str.contains(rules.national_pattern)
+        strip = (
+            matched
+            & ~(viable_before & ~viable_after)
+            & stripped.str.len_bytes().is_in(list(rules.strip_lengths))
+        )
+        nsn = pl.when(strip).then(stripped).otherwise(nsn)
+    length = nsn.str.len_bytes()
+    code = pl.coalesce(pl.col("cc"), pl.lit(rules.country_code))
+    e164 = pl.lit("+") + code + nsn
+    possible = (
+        length.is_between(_NSN_MIN, _NSN_MAX)
+        & length.is_in(list(rules.possible_lengths))
+        & (e164.str.len_bytes() <= E164_MAX_LENGTH)
+    )
+    return part.select("__i", pl.when(possible).then(e164).alias("e164"))
