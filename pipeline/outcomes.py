@@ -18,6 +18,8 @@ class Status(StrEnum):
     # Retries ran out without an answer and a lookup could not tell whether the record was written.
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    # Found by email/phone, but the match policy did not confirm it is the same person: nothing written.
+    AMBIGUOUS_MATCH = "ambiguous_match"
 
 
 class Stage(StrEnum):

@@ -257,6 +257,7 @@ class _Job:
             contacts=pushed.contacts,
             duration_s=time.monotonic() - self.started,
             entity_retries=pushed.entity_retries,
+            match_lookups=pushed.match_lookups,
             run_id=ledger.run_id if ledger is not None else None,
             **client_stats,
         )

@@ -29,6 +29,7 @@ class ImportSummary:
     retries: int
     entity_retries: int
     run_id: int | None = None  # the journal's run, when there is a journal
+    match_lookups: int = 0  # identifier lookups made to confirm contacts found by email/phone
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class ImportSummary:
             "throttled_429": self.throttled,
             "request_retries": self.retries,
             "entity_retries": self.entity_retries,
+            "match_lookups": self.match_lookups,
         }
 
 
