@@ -122,6 +122,9 @@ def _register() -> None:
     from pipeline.cli import import_cmd
 
     cli.add_command(import_cmd.import_)
+    from pipeline.cli import adopt_cmd
+
+    cli.add_command(adopt_cmd.adopt)
     from pipeline.cli import export_cmd
 
     cli.add_command(export_cmd.export_)

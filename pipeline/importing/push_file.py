@@ -81,7 +81,7 @@ class ImportOptions:
 
 
 # Statuses that count as errors in the live progress.
-_PROGRESS_ERRORS = (str(Status.FAILED), str(Status.UNKNOWN), str(Status.SKIPPED))
+_PROGRESS_ERRORS = (str(Status.FAILED), str(Status.UNKNOWN), str(Status.SKIPPED), str(Status.AMBIGUOUS_MATCH))
 
 
 @dataclass
