@@ -9,8 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sandbox_support import sandbox_settings
 
+from pipeline.cli import cli
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.importing.matching import Person, compare, confirms
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
@@ -145,3 +147,29 @@ def test_a_phone_match_needs_a_last_name_email_or_organization_under_strict() ->
     same_email = Person.of({"personalEmail": "A@x.example", "firstName": "ANN"})
     assert confirms(compare(emailed, same_email), "strict")
     assert not confirms(compare(emailed, Person.of({"personalEmail": "a@x.example"})), "strict")
+
+
+def test_an_ambiguous_row_exits_1_and_only_failed_decides_it_again(sb: Sandbox, tmp_path: Path) -> None:
+    """ambiguous_match is not a success: the CLI exits 1 and --only-failed looks the row up again."""
+    first = _write(tmp_path / "a.csv", [["C-1", "Ann", "Lee", "+14155550100", ""]])
+    _import(sb, first, tmp_path)
+    second = _write(tmp_path / "b.csv", [["C-2", "Bob", "Park", "+14155550100", ""]])
+    report = tmp_path / "b.r.csv"
+    args = [
+        "import",
+        str(second),
+        "--base-url",
+        sb.base_url,
+        "--client-id",
+        sb.client_id,
+        "--rate-limit",
+        "0",
+    ]
+    env = {"GENESYS_CLIENT_SECRET": sb.client_secret}
+    result = CliRunner().invoke(cli, [*args, "--match", "email,phone", "--report", str(report)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "ambiguous_match" in result.output
+    rerun = import_file(report, sandbox_settings(sb), OPTIONS, only_failed=True)
+    assert rerun.report["contact_status"].to_list() == ["ambiguous_match"]
+    assert rerun.summary.match_lookups >= 2
+    assert sb.store.count("contacts") == 1
