@@ -173,3 +173,16 @@ def test_an_ambiguous_row_exits_1_and_only_failed_decides_it_again(sb: Sandbox, 
     assert rerun.report["contact_status"].to_list() == ["ambiguous_match"]
     assert rerun.summary.match_lookups >= 2
     assert sb.store.count("contacts") == 1
+
+
+def test_a_dry_run_reports_the_confirmed_candidate_as_updated_and_claims_nothing(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """In a dry run a confirmed candidate is reported updated with its id, and no claim is made."""
+    first = _write(tmp_path / "a.csv", [["OLD-1", "Ann", "Lee", "", "ann@x.example"]])
+    _import(sb, first, tmp_path, external_source="crm-old")
+    before = _stored(sb)
+    second = _write(tmp_path / "b.csv", [["C-9", "Ann", "Lee", "", "ann@x.example"]])
+    row = _import(sb, second, tmp_path, dry_run=True).report.row(0, named=True)
+    assert (row["contact_status"], row["contact_id"]) == ("updated", next(iter(before)))
+    assert _stored(sb) == before
