@@ -24,6 +24,8 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     # --delete-missing removed the record (its key is no longer in the file); journal and summary only.
     DELETED = "deleted"
+    # Found by email/phone, but the match policy did not confirm it is the same person: nothing written.
+    AMBIGUOUS_MATCH = "ambiguous_match"
 
 
 class Stage(StrEnum):

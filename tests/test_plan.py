@@ -82,9 +82,18 @@ def test_contact_operation_types_fields_and_omits_nulls() -> None:
     assert second.organization_key is None
 
 
-def test_match_option_adds_email_and_phone_identifiers_after_the_external_id() -> None:
-    """--match email,phone appends those identifiers after the ExternalId, phones without extension."""
+def test_strict_matching_plans_the_external_id_alone() -> None:
+    """Under the default (strict) policy who a contact is gets decided before sending, so the operation
+    matches by its ExternalId only and the API cannot pick another person by a shared phone."""
     options = PlanOptions(external_source_id="src-1", match=("email", "phone"))
+    first, _ = contact_operations(_contacts(), SPECS, options)
+    assert [i["type"] for i in first.body["matchingIdentifiers"]] == ["ExternalId"]
+
+
+def test_match_option_adds_email_and_phone_identifiers_after_the_external_id() -> None:
+    """--match email,phone with --match-policy any appends those identifiers after the ExternalId,
+    phones without extension."""
+    options = PlanOptions(external_source_id="src-1", match=("email", "phone"), match_policy="any")
     first, _ = contact_operations(_contacts(), SPECS, options)
     identifiers = first.body["matchingIdentifiers"]
     assert identifiers[0]["type"] == "ExternalId"

@@ -125,6 +125,9 @@ def _register() -> None:
     from pipeline.cli import plan_cmd
 
     cli.add_command(plan_cmd.plan)
+    from pipeline.cli import adopt_cmd
+
+    cli.add_command(adopt_cmd.adopt)
     from pipeline.cli import export_cmd
 
     cli.add_command(export_cmd.export_)

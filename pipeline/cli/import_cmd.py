@@ -18,6 +18,7 @@ from pipeline.cli.runs_cmd import explicit_options, journal_option
 from pipeline.cli.summary import render_import_summary
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions, Progress, import_file
+from pipeline.importing.matching import MATCH_POLICIES, MatchPolicy
 from pipeline.importing.plan import BLANKS_MODES, Blanks
 from pipeline.journal.run import Resume
 from pipeline.journal.store import Journal
@@ -54,6 +55,13 @@ _SEND_OPTIONS = [
     click.option("--contact-schema", help="Contact custom-field schema (name or id)."),
     click.option("--organization-schema", help="Organization custom-field schema (name or id)."),
     click.option("--match", "match", help="Also match contacts by email and/or phone: --match email,phone."),
+    click.option(
+        "--match-policy",
+        type=click.Choice(MATCH_POLICIES),
+        default=_DEFAULTS.match_policy,
+        show_default=True,
+        help="With --match: what confirms a contact found by email/phone (docs/matching.md).",
+    ),
     click.option(
         "--concurrency", type=click.IntRange(min=1), help="Bulk requests in flight (default from rate)."
     ),
@@ -103,6 +111,7 @@ def import_options(command: F) -> F:
         contact_schema: str | None,
         organization_schema: str | None,
         match: str | None,
+        match_policy: MatchPolicy,
         concurrency: int | None,
         dry_run: bool,
         full: bool,
@@ -119,6 +128,7 @@ def import_options(command: F) -> F:
             contact_schema=contact_schema,
             organization_schema=organization_schema,
             match=_match(match),
+            match_policy=match_policy,
             concurrency=concurrency,
             dry_run=dry_run,
             full=full,

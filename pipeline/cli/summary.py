@@ -37,6 +37,7 @@ def render_import_summary(summary: ImportSummary, console: Console | None = None
         f"rows {summary.rows}: {summary.rows_succeeded} succeeded, {summary.rows_not_succeeded} not; "
         f"{summary.duration_s:.1f} s, {summary.requests_sent} requests, {summary.throttled} throttled (429), "
         f"{summary.retries} request retries, {summary.entity_retries} entity retries"
+        + (f", {summary.match_lookups} match lookups" if summary.match_lookups else "")
     )
     if (deleted := deletions_line(summary)) is not None:
         console.print(deleted)

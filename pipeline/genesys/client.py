@@ -459,6 +459,27 @@ class GenesysClient:
         response = await self.request("POST", f"{API}/contacts/merge", json=body)
         return _json(response)
 
+    async def claim_identifier(
+        self, kind: Kind, id: str, identifier: Mapping[str, Any], *, release: bool = False
+    ) -> dict[str, Any]:
+        """Claim ``identifier`` for the record (taking it from any holder), or release it
+        (``PATCH .../{kind}/{id}/identifiers``). A claim the record already holds is a no-op, so a replay
+        is harmless."""
+        _check_kind(kind)
+        body = {"operation": "Release" if release else "Claim", "identifier": dict(identifier)}
+        response = await self.request(
+            "PATCH", f"{API}/{kind}/{quote(id, safe='')}/identifiers", json=body, retry_unsafe=True
+        )
+        return _json(response)
+
+    async def identifiers(self, kind: Kind, id: str) -> list[dict[str, Any]]:
+        """The identifiers the record claims."""
+        _check_kind(kind)
+        response = await self.request("GET", f"{API}/{kind}/{quote(id, safe='')}/identifiers")
+        body = _json(response)
+        entities = body.get("entities", []) if isinstance(body, dict) else []
+        return [e for e in entities if isinstance(e, dict)]
+
     async def delete(self, kind: Kind, id: str) -> bool:
         """Delete one contact or organization by its Genesys id: True when this call deleted it, False
         when there was no such record.

@@ -312,6 +312,7 @@ class _Job:
             contacts=pushed.contacts,
             duration_s=time.monotonic() - self.started,
             entity_retries=pushed.entity_retries,
+            match_lookups=pushed.match_lookups,
             run_id=ledger.run_id if ledger is not None else None,
             deletions=done.deleted.counts if done.deleted is not None else None,
             deleted_path=str(done.deleted.path) if done.deleted is not None else None,

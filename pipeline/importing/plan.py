@@ -42,6 +42,9 @@ class PlanOptions:
     contact_schema: dict[str, Any] | None = None
     organization_schema: dict[str, Any] | None = None
     match: tuple[str, ...] = ()
+    # "any" lets the API match by the email/phone identifiers; the others decide before sending
+    # (pipeline.importing.candidates), so operations carry the ExternalId alone.
+    match_policy: str = "strict"
     action: str = "Upsert"
     blanks: Blanks = "keep"
 
@@ -79,6 +82,9 @@ def _salt(kind: Kind, options: PlanOptions) -> str:
         "match": list(options.match) if kind == "contact" else [],
         "action": options.action,
     }
+    if kind == "contact" and options.match and options.match_policy != "any":
+        # Only then: fingerprints of imports without --match (or with the old behaviour) stay valid.
+        settings["match_policy"] = options.match_policy
     if options.blanks != "keep":
         # Only when not the default, so fingerprints recorded before --blanks existed still match.
         settings["blanks"] = options.blanks
@@ -269,7 +275,8 @@ def contact_operations(
     contacts: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Contact ID; the organization link is filled in by :func:`link_organization`."""
-    match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in options.match]
+    api_matches = options.match if options.match_policy == "any" else ()
+    match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in api_matches]
     for row, body, record, fingerprint in _records(contacts, specs, options, "contact", chunk_size):
         key = row[CONTACT_KEY]
         for kind, columns in match_columns:

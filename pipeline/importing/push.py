@@ -80,6 +80,8 @@ class BulkSender(Protocol):
 class PushStats:
     batches: int = 0
     entity_retries: int = 0
+    # Identifier lookups made to decide who a contact matched by email/phone is.
+    match_lookups: int = 0
 
 
 BatchCallback = Callable[[list[Outcome], BatchTiming], Awaitable[None] | None]

@@ -24,9 +24,11 @@ from pipeline.errors import ConfigError
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.importing.candidates import CandidateFinder
 from pipeline.importing.compare import field_changes
 from pipeline.importing.deletions import DEFAULT_MAX_DELETE, DeleteGuard
 from pipeline.importing.live import LiveReader
+from pipeline.importing.matching import MATCH_POLICIES, MatchPolicy
 from pipeline.importing.plan import (
     BLANKS_MODES,
     Blanks,
@@ -74,9 +76,14 @@ class ImportOptions:
     delete_missing: bool = False
     # The most records --delete-missing may delete: a count ("25") or a share of the source's ("5%").
     max_delete: str = DEFAULT_MAX_DELETE
+    # How a contact found only by email/phone is confirmed as the same person (docs/matching.md).
+    match_policy: MatchPolicy = "strict"
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
+        if self.match_policy not in MATCH_POLICIES:
+            policies = ", ".join(MATCH_POLICIES)
+            raise ConfigError(f"--match-policy must be one of {policies}, not {self.match_policy!r}")
         if self.blanks not in BLANKS_MODES:
             modes = " or ".join(repr(m) for m in BLANKS_MODES)
             raise ConfigError(f"--blanks must be {modes}, not {self.blanks!r}")
@@ -84,7 +91,7 @@ class ImportOptions:
 
 
 # Statuses that count as errors in the live progress.
-_PROGRESS_ERRORS = (str(Status.FAILED), str(Status.UNKNOWN), str(Status.SKIPPED))
+_PROGRESS_ERRORS = (str(Status.FAILED), str(Status.UNKNOWN), str(Status.SKIPPED), str(Status.AMBIGUOUS_MATCH))
 
 
 @dataclass
@@ -138,6 +145,7 @@ class PushReport:
     batches: int
     entity_retries: int
     warnings: list[str] = field(default_factory=list)
+    match_lookups: int = 0
 
 
 def _report(
@@ -151,6 +159,7 @@ def _report(
         duration_s=time.monotonic() - started,
         batches=stats.batches,
         entity_retries=stats.entity_retries,
+        match_lookups=stats.match_lookups,
         warnings=warnings,
     )
 
@@ -337,6 +346,7 @@ async def plan_options(
             custom_fields(grouped.organizations.columns, "organization"),
         ),
         match=options.match,
+        match_policy=options.match_policy,
         blanks=options.blanks,
     )
 
@@ -411,6 +421,22 @@ class _FilePush:
             outcomes += settled + equal + await self.send(todo, "organizations")
         return outcomes
 
+    def finder(self, source_id: str) -> CandidateFinder | None:
+        """What settles contacts found by email/phone before sending; None when the API matches them
+        itself (``--match-policy any``) or there is no ``--match``."""
+        if not self.options.match or self.options.match_policy == "any":
+            return None
+        return CandidateFinder(
+            self.client,
+            source_id,
+            self.options.division_id,
+            self.options.match,
+            self.options.match_policy,
+            self.concurrency,
+            dry_run=self.options.dry_run,
+            known=self.settle.known_ids("contact"),
+        )
+
     async def contacts(
         self, operations: Iterator[Operation], orgs: list[Outcome], source_id: str
     ) -> list[Outcome]:
@@ -418,6 +444,7 @@ class _FilePush:
         existing = _ExistingOrganizations(
             self.client, self.settle, source_id, self.options.division_id, self.concurrency
         )
+        finder = self.finder(source_id)
         outcomes: list[Outcome] = []
         for chunk in chunks(operations, PLAN_CHUNK):
             # Contacts settled without sending need no organization id, so an organization failing this
@@ -429,6 +456,10 @@ class _FilePush:
                 {op.organization_key for op in todo if op.organization_key} - org_by_key.keys()
             )
             ready, skips = _link_contacts(todo, org_by_key, existing.ids, dry_run=self.options.dry_run)
+            if finder is not None:
+                ready, decided = await finder.resolve(ready)
+                skips += decided
+                self.stats.match_lookups = finder.lookups
             self.settle.record(skips, answered=False)
             self.progress.record(skips)
             # Compared once linked, so a contact whose organization changed is not taken as equal.

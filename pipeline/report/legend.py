@@ -42,6 +42,10 @@ STATUSES: dict[Status, str] = {
     Status.UNKNOWN: "Retries ran out and a lookup could not tell whether the record was written; rerun "
     "with --only-failed.",
     Status.SKIPPED: "Not sent because the row's organization is invalid, in conflict or failed.",
+    Status.AMBIGUOUS_MATCH: "Found by email or phone, but no second factor confirmed it is the same "
+    "person (see error_message and --match-policy); nothing was written.",
+    Status.DELETED: "Only in the <report stem>.deleted.csv file of import --delete-missing: the record "
+    "was deleted because its key is no longer in the file; importing that file restores it.",
 }
 
 # Cell colours of the status columns in a workbook: (fill, font), green for done, red for not done.
@@ -55,6 +59,8 @@ STATUS_COLOURS: dict[Status, tuple[str, str]] = {
     Status.FAILED: ("#FFC7CE", "#9C0006"),
     Status.UNKNOWN: ("#FFEB9C", "#9C5700"),
     Status.SKIPPED: ("#FFEB9C", "#9C5700"),
+    Status.AMBIGUOUS_MATCH: ("#FFEB9C", "#9C5700"),
+    Status.DELETED: ("#EDEDED", "#3A3A3A"),
 }
 
 STATUS_COLUMNS = ("organization_status", "contact_status")

@@ -32,6 +32,7 @@ class ImportSummary:
     # --delete-missing: {"contacts"|"organizations": {deleted|failed|skipped|would_delete: n}}; None without
     deletions: dict[str, dict[str, int]] | None = None
     deleted_path: str | None = None
+    match_lookups: int = 0  # identifier lookups made to confirm contacts found by email/phone
 
     def to_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {}
@@ -55,6 +56,7 @@ class ImportSummary:
             "throttled_429": self.throttled,
             "request_retries": self.retries,
             "entity_retries": self.entity_retries,
+            "match_lookups": self.match_lookups,
             **shown,
         }
 

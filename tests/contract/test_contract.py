@@ -150,6 +150,7 @@ def test_plan_operations_for_the_samples_fit_the_enrich_request_models() -> None
     plan = PlanOptions(
         external_source_id=DEMO_EXTERNAL_SOURCE_ID, division_id=SECOND_DIVISION_ID,
         contact_schema={"id": DEMO_CONTACT_SCHEMA_ID, "version": 1}, match=("email", "phone"),
+        match_policy="any",
     )  # fmt: skip
     found, count = [], 0
     for name, mapping in SAMPLE_FILES:
