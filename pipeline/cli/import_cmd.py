@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
+from pipeline.cli.connection import memory as _memory
 from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_display
@@ -75,6 +76,13 @@ _SEND_OPTIONS = [
         is_flag=True,
         help="Read the live records first; send only those whose stored values differ.",
     ),
+    click.option(
+        "--save-before",
+        is_flag=True,
+        help="Journal each record's stored state before writing it, so `runs revert` can restore it. "
+        "Costs reads: one request per 10 records the journal knows, else a scan of the source or one "
+        "lookup per record; the journal then holds record contents (personal data).",
+    ),
 ]
 # The options that say what records become and where (not how they are sent): `plan` takes these.
 TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5, 9)]
@@ -97,6 +105,7 @@ def import_options(command: F) -> F:
         full: bool,
         blanks: Blanks,
         compare_live: bool,
+        save_before: bool,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -111,6 +120,7 @@ def import_options(command: F) -> F:
             full=full,
             blanks=blanks,
             compare_live=compare_live,
+            save_before=save_before,
         )
         return command(*args, options=options, **kwargs)
 
@@ -119,15 +129,6 @@ def import_options(command: F) -> F:
     for option in reversed(_SEND_OPTIONS):
         wrapped = option(wrapped)
     return wrapped  # type: ignore[return-value]
-
-
-def _memory(sandbox: bool, sandbox_state: Path | None) -> dict[str, Any]:
-    """Where pushed records are remembered: an embedded sandbox is its state file; one without a state
-    file forgets everything when it stops, so there is nothing for change-only imports to remember."""
-    return {
-        "target": f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
-        "remember": not sandbox or sandbox_state is not None,
-    }
 
 
 def _render(result: ImportResult, journal: Path) -> None:
