@@ -216,3 +216,28 @@ def test_before_images_hold_the_stored_state_read_before_the_write(
     body = next(b for kind, key, b in rows if key == "C-1")
     assert '"CEO"' in body
     assert '"gold"' in body
+
+
+def test_a_version_3_journal_is_read_by_a_dry_revert_and_upgraded_by_a_real_one(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """A journal written before before-images existed still plans a revert (its updates cannot be
+    restored) without being changed; `--yes` then upgrades it to version 4 and records the revert."""
+    _import(sb, tmp_path, _write(tmp_path / "first.csv", ROWS))
+    _import(sb, tmp_path, _write(tmp_path / "second.csv", _second_rows()))
+    journal = tmp_path / "journal.db"
+    with sqlite3.connect(journal) as db:
+        db.executescript(
+            "DROP TABLE before_images; DROP TABLE reverts; "
+            "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
+        )
+    dry = _revert(sb, tmp_path, 2)
+    assert dry.exit_code == 0, dry.output
+    assert "without --save-before" in _rows(tmp_path / "revert-2.csv")[("contact", "C-1")]["message"]
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+    assert _revert(sb, tmp_path, 2, "--yes").exit_code == 0
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+        assert db.execute("SELECT run_id FROM reverts").fetchall() == [(2,)]
+    assert ("contact", "C-4") not in _stored(sb)
