@@ -186,7 +186,7 @@ def test_a_version_2_journal_is_read_without_batches_and_upgraded_by_a_writer(tm
     db = sqlite3.connect(path)
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     db.close()
-    assert int(version) == SCHEMA_VERSION == 3
+    assert int(version) == SCHEMA_VERSION == 4
 
 
 @pytest.mark.parametrize("flag_command", [["validate"], ["import", "--sandbox"]])

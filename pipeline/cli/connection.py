@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -68,6 +68,15 @@ def sandbox_options(command: F) -> F:
     return click.option(
         "--sandbox", is_flag=True, help="Run against an embedded local sandbox (demo, rehearsal)."
     )(command)
+
+
+def memory(sandbox: bool, sandbox_state: Path | None) -> dict[str, Any]:
+    """Where pushed records are remembered: an embedded sandbox is its state file; one without a state
+    file forgets everything when it stops, so there is nothing for change-only imports to remember."""
+    return {
+        "target": f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
+        "remember": not sandbox or sandbox_state is not None,
+    }
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
+from pipeline.cli.connection import memory as _memory
 from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_display
@@ -43,60 +44,77 @@ def _match(value: str | None) -> tuple[str, ...]:
 
 _DEFAULTS = ImportOptions()
 # What shapes the records sent, in --help order; import_options hands them on as one ImportOptions.
-_SEND_OPTIONS = [
-    click.option(
+_SEND_OPTIONS = {
+    "external-source": click.option(
         "--external-source",
         default=_DEFAULTS.external_source,
         show_default=True,
         help="External source (exact name) that owns the Contact and Account IDs.",
     ),
-    click.option("--create-source", is_flag=True, help="Create the external source if it does not exist."),
-    click.option("--division", "division_id", help="Division id for every record."),
-    click.option("--contact-schema", help="Contact custom-field schema (name or id)."),
-    click.option("--organization-schema", help="Organization custom-field schema (name or id)."),
-    click.option("--match", "match", help="Also match contacts by email and/or phone: --match email,phone."),
-    click.option(
+    "create-source": click.option(
+        "--create-source", is_flag=True, help="Create the external source if it does not exist."
+    ),
+    "division": click.option("--division", "division_id", help="Division id for every record."),
+    "contact-schema": click.option("--contact-schema", help="Contact custom-field schema (name or id)."),
+    "organization-schema": click.option(
+        "--organization-schema", help="Organization custom-field schema (name or id)."
+    ),
+    "match": click.option(
+        "--match", "match", help="Also match contacts by email and/or phone: --match email,phone."
+    ),
+    "match-policy": click.option(
         "--match-policy",
         type=click.Choice(MATCH_POLICIES),
         default=_DEFAULTS.match_policy,
         show_default=True,
         help="With --match: what confirms a contact found by email/phone (docs/matching.md).",
     ),
-    click.option(
+    "concurrency": click.option(
         "--concurrency", type=click.IntRange(min=1), help="Bulk requests in flight (default from rate)."
     ),
-    click.option(
+    "dry-run": click.option(
         "--dry-run", is_flag=True, help="Validate and ask the API with dryRun=true; change nothing."
     ),
-    click.option(
+    "full": click.option(
         "--full", is_flag=True, help="Send every record, even those unchanged since their last push."
     ),
-    click.option(
+    "blanks": click.option(
         "--blanks",
         type=click.Choice(BLANKS_MODES),
         default=_DEFAULTS.blanks,
         show_default=True,
         help="An empty cell in a column FILE has: keep the value stored in Genesys, or clear it.",
     ),
-    click.option(
+    "compare-live": click.option(
         "--compare-live",
         is_flag=True,
         help="Read the live records first; send only those whose stored values differ.",
     ),
-    click.option(
+    "delete-missing": click.option(
         "--delete-missing",
         is_flag=True,
         help="After the import, delete the source's records whose key FILE no longer has.",
     ),
-    click.option(
+    "max-delete": click.option(
         "--max-delete",
         default=_DEFAULTS.max_delete,
         show_default=True,
         help="Refuse --delete-missing above N records or P% of the source's records.",
     ),
-]
+    "save-before": click.option(
+        "--save-before",
+        is_flag=True,
+        help="Journal each record's stored state before writing it, so `runs revert` can restore it. "
+        "Costs reads: one request per 10 records the journal knows, else a scan of the source or one "
+        "lookup per record; the journal then holds record contents (personal data).",
+    ),
+}
 # The options that say what records become and where (not how they are sent): `plan` takes these.
-TARGET_OPTIONS = [_SEND_OPTIONS[i] for i in (0, 2, 3, 4, 5, 9, 11, 12)]
+TARGET_OPTIONS = [
+    _SEND_OPTIONS[name]
+    for name in ("external-source", "division", "contact-schema", "organization-schema", "match", "blanks",
+                 "delete-missing", "max-delete")
+]  # fmt: skip
 
 
 def import_options(command: F) -> F:
@@ -119,6 +137,7 @@ def import_options(command: F) -> F:
         compare_live: bool,
         delete_missing: bool,
         max_delete: str,
+        save_before: bool,
         **kwargs: Any,
     ) -> Any:
         options = ImportOptions(
@@ -136,23 +155,15 @@ def import_options(command: F) -> F:
             compare_live=compare_live,
             delete_missing=delete_missing,
             max_delete=max_delete,
+            save_before=save_before,
         )
         return command(*args, options=options, **kwargs)
 
     # Applied bottom-up, as stacked decorators would be, so --help lists them in the order above.
     wrapped: Callable[..., Any] = with_options
-    for option in reversed(_SEND_OPTIONS):
+    for option in reversed(_SEND_OPTIONS.values()):
         wrapped = option(wrapped)
     return wrapped  # type: ignore[return-value]
-
-
-def _memory(sandbox: bool, sandbox_state: Path | None) -> dict[str, Any]:
-    """Where pushed records are remembered: an embedded sandbox is its state file; one without a state
-    file forgets everything when it stops, so there is nothing for change-only imports to remember."""
-    return {
-        "target": f"sandbox:{sandbox_state.resolve()}" if sandbox and sandbox_state else None,
-        "remember": not sandbox or sandbox_state is not None,
-    }
 
 
 def _render(result: ImportResult, journal: Path) -> None:

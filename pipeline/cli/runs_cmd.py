@@ -10,11 +10,13 @@ from typing import TypeVar
 import click
 from click.core import ParameterSource
 
+from pipeline.cli.connection import api_options, memory, rate_limit_option, sandbox_options, target
 from pipeline.cli.html_option import html_option, write_page
 from pipeline.journal.lock import lock_is_free
 from pipeline.journal.run import resume_command
 from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
 from pipeline.report.run_report import journal_run_report
+from pipeline.revert.job import RevertResult, revert_run
 
 F = TypeVar("F", bound=Callable[..., object])
 JOURNAL_ENV = "CONTACTS_PIPELINE_JOURNAL"
@@ -169,3 +171,100 @@ def show(journal: Path, run_id: int, journal_override: Path | None, html: Path |
             click.echo("resume       nothing was sent; run the import again (without --resume)")
     if page is not None and html is not None:
         write_page(page, html)
+
+
+def _describe(result: RevertResult) -> list[str]:
+    """One line per action with its counts, in the order the revert acts."""
+    tally = result.counts()
+    labels = {
+        "delete": "delete (created by the run)",
+        "restore": "restore from the before-image",
+        "skip": "skip",
+        "none": "nothing to do",
+    }
+    lines = []
+    for action, label in labels.items():
+        if action in tally:
+            parts = ", ".join(f"{n} {status}" for status, n in sorted(tally[action].items()))
+            lines.append(f"  {label:<31} {parts}")
+    return lines
+
+
+@runs.command("revert")
+@click.argument("run_id", type=int)
+@click.option("--yes", is_flag=True, help="Act: without it the revert only says what it would do.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV with one row per record: kind, key, genesys_id, action, status, message "
+    "(default <journal dir>/revert-RUN_ID.csv).",
+)
+@api_options
+@rate_limit_option
+@sandbox_options
+@click.option(
+    "--journal",
+    "journal_override",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run journal (default: the one given to `runs`).",
+)
+@click.pass_obj
+def revert(
+    journal: Path,
+    run_id: int,
+    yes: bool,
+    out: Path | None,
+    region: str | None,
+    base_url: str | None,
+    client_id: str | None,
+    rate_limit: int,
+    sandbox: bool,
+    sandbox_state: Path | None,
+    journal_override: Path | None,
+) -> None:
+    """Undo import run RUN_ID: delete the records it created, restore those it updated.
+
+    Records it updated are restored from the before-images that `import --save-before` saved; without
+    them they are listed as "cannot restore". An organization that contacts this revert does not delete
+    still link to is skipped. Connect to the run's own target (the same --region / --base-url /
+    --sandbox-state): another target is refused.
+
+    Without --yes nothing is changed: the records are read (one request per 10), and what would be done
+    is printed and written to --out. With --yes the revert acts and is recorded in the journal;
+    reverting the same run again is a no-op.
+
+    \b
+    Example:
+      contacts-pipeline runs revert 7              # what it would do
+      contacts-pipeline runs revert 7 --yes        # do it
+
+    Exit codes: 0 done (or nothing to do); 1 some records could not be reverted; 2 usage error, or
+    another target than the run's; 3 the target could not be reached.
+    """
+    journal = journal_override or journal
+    connection = target(
+        sandbox,
+        region=region,
+        base_url=base_url,
+        client_id=client_id,
+        rate_limit=rate_limit,
+        sandbox_state=sandbox_state,
+    )
+    with connection as settings:
+        result = revert_run(
+            journal, run_id, settings, target=memory(sandbox, sandbox_state)["target"], act=yes, out=out
+        )
+    if result.already is not None:
+        click.echo(f"Run {run_id} was already reverted ({result.already.reverted_at}): nothing to do.")
+        return
+    click.echo(f"Run {run_id}: {len(result.steps)} records" + ("" if yes else " (dry run: nothing changed)"))
+    for line in _describe(result):
+        click.echo(line)
+    click.echo(f"Details in {result.out}.")
+    if not yes:
+        click.echo(
+            f"To revert: contacts-pipeline runs revert {run_id} --yes (with the same connection options)"
+        )
+    elif result.failed:
+        click.echo(f"{result.failed} records could not be reverted; run the revert again to retry them.")
+        raise click.exceptions.Exit(1)

@@ -224,6 +224,8 @@ def import_file(
     )
     job = _Job(path, settings, started, progress or Progress())
     if journal is None:
+        if options.save_before and not options.dry_run:
+            raise ConfigError("--save-before keeps the before-images in the journal: it needs one")
         if resume is not None:
             raise ConfigError("resuming a run needs the journal it was recorded in")
         return job.run(raw, options, prepare, file)

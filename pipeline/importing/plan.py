@@ -177,12 +177,16 @@ class _Slot:
 
     @property
     def rule(self) -> dict[str, str]:
-        """The field rule that makes a null clear this field: null always wins, and an array is replaced
-        (by nothing) rather than combined with the stored one."""
-        rule = {"field": "$." + ".".join(self.path), "action": "AlwaysUseProvided"}
-        if self.is_list:
-            rule["arrayAction"] = "Replace"
-        return rule
+        return provided_wins(".".join(self.path), is_list=self.is_list)
+
+
+def provided_wins(path: str, *, is_list: bool = False) -> dict[str, str]:
+    """The field rule under which the provided value is stored as it is, null clearing the field: an
+    array is replaced (by nothing, for null) rather than combined with the stored one."""
+    rule = {"field": "$." + path, "action": "AlwaysUseProvided"}
+    if is_list:
+        rule["arrayAction"] = "Replace"
+    return rule
 
 
 def _slots(columns: Sequence[str], specs: Specs, kind: Kind) -> list[_Slot]:

@@ -24,6 +24,7 @@ from pipeline.errors import ConfigError
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.importing.before import BeforeImages
 from pipeline.importing.candidates import CandidateFinder
 from pipeline.importing.compare import field_changes
 from pipeline.importing.deletions import DEFAULT_MAX_DELETE, DeleteGuard
@@ -78,6 +79,8 @@ class ImportOptions:
     max_delete: str = DEFAULT_MAX_DELETE
     # How a contact found only by email/phone is confirmed as the same person (docs/matching.md).
     match_policy: MatchPolicy = "strict"
+    # Journal each record's stored state before writing it, so `runs revert` can restore it.
+    save_before: bool = False
 
     def __post_init__(self) -> None:
         # A bad option is reported before any file is read.
@@ -364,6 +367,9 @@ class _FilePush:
     # With --compare-live: reads the stored records, so those already equal to the operation are not sent.
     live: LiveReader | None = None
     specs: Specs | None = None
+    # With --save-before: journals the stored records of what is about to be sent.
+    before: BeforeImages | None = None
+    _stored: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def drop_live_equal(
         self, operations: list[Operation], kind: Kind
@@ -374,6 +380,7 @@ class _FilePush:
         if self.live is None or self.specs is None or not operations:
             return operations, []
         stored = await self.live.read(kind, [op.key for op in operations], self.settle.known_ids(kind))
+        self._stored = stored
         todo: list[Operation] = []
         equal: list[Outcome] = []
         for op in operations:
@@ -394,6 +401,12 @@ class _FilePush:
         self.settle.record(equal, answered=False)
         self.progress.record(equal)
         return todo, equal
+
+    async def save_before(self, operations: list[Operation], kind: Kind) -> None:
+        if self.before is not None:
+            # With --compare-live the records about to be sent were just read: no second read.
+            stored = self._stored if self.live is not None else None
+            await self.before.save(operations, kind, self.settle.known_ids(kind), stored)
 
     def on_batch(self, outcomes: list[Outcome], timing: BatchTiming) -> None:
         # Journal first: a batch is done only once its outcomes are committed. Records whose request
@@ -418,6 +431,7 @@ class _FilePush:
             todo, settled = self.settle.split(chunk, "organization")
             self.progress.record(settled)
             todo, equal = await self.drop_live_equal(todo, "organization")
+            await self.save_before(todo, "organization")
             outcomes += settled + equal + await self.send(todo, "organizations")
         return outcomes
 
@@ -464,6 +478,7 @@ class _FilePush:
             self.progress.record(skips)
             # Compared once linked, so a contact whose organization changed is not taken as equal.
             ready, equal = await self.drop_live_equal(ready, "contact")
+            await self.save_before(ready, "contact")
             outcomes += settled + skips + equal + await self.send(ready, "contacts")
         return outcomes
 
@@ -505,6 +520,9 @@ async def push_grouped(
     if options.compare_live:
         file_push.live = LiveReader(client, source_id, options.division_id, concurrency)
         file_push.specs = specs
+    if options.save_before and ledger is not None and not options.dry_run:
+        reader = LiveReader(client, source_id, options.division_id, concurrency)
+        file_push.before = BeforeImages(reader, ledger, source_id)
     org_outcomes = await file_push.organizations(organizations)
     contact_outcomes = await file_push.contacts(contacts, org_outcomes, source_id)
     return _report(decided, org_outcomes + contact_outcomes, started, file_push.stats, [])

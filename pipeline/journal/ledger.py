@@ -9,6 +9,7 @@ from pipeline.journal.records import BatchTiming, Known, Recorded
 from pipeline.outcomes import Outcome
 
 if TYPE_CHECKING:
+    from pipeline.journal.images import BeforeImage
     from pipeline.journal.store import Journal
 
 
@@ -75,3 +76,16 @@ class RunLedger:
             scope=None if self.dry_run else scope,
             timing=timing if answered else None,
         )
+
+    def saved_before(self, kind: str) -> set[str]:
+        """Keys of the records of ``kind`` this run already saved a before-image of (a resume's earlier
+        sessions included)."""
+        from pipeline.journal.images import saved_keys
+
+        return saved_keys(self.journal, self.run_id, kind)
+
+    def save_before(self, images: list[BeforeImage]) -> None:
+        """Commit before-images, ahead of the write they precede."""
+        from pipeline.journal.images import save_before_images
+
+        save_before_images(self.journal, self.run_id, images)

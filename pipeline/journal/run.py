@@ -25,7 +25,7 @@ from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
 Resume = int | Literal["last"] | None
 # Options a resume may change: where the report goes and how much is sent, never what a record becomes or
 # where it goes. Every other option that differs from the run's is refused (docs/journal.md).
-HONOURED_ON_RESUME = frozenset({"report_path", "full", "compare_live", "create_source"})
+HONOURED_ON_RESUME = frozenset({"report_path", "full", "compare_live", "create_source", "save_before"})
 _FLAGS = {"report_path": "--report", "division_id": "--division"}
 # A failed run's error is kept for ``runs show``; messages are one line, this bounds a pathological one.
 ERROR_MAX = 500
@@ -106,6 +106,17 @@ def _recorded_value(options: Mapping[str, Any], section: str, name: str) -> Any:
     return None
 
 
+def check_target(run_id: int, then: Mapping[str, Any], now: Mapping[str, Any], advice: str) -> None:
+    """Raise ConfigError (exit 2) when ``now`` (a command's recorded options) goes to another target than
+    run ``run_id`` did (``then``): the ids the run recorded do not exist there."""
+    before, after = _target_of(then), _target_of(now)
+    if before != after:
+        raise ConfigError(
+            f"run {run_id} sent its records to {before}, but this command sends them to {after}: the ids "
+            f"it recorded do not exist there. {advice}"
+        )
+
+
 def resume_options(
     run_id: int, then: Mapping[str, Any], now: Mapping[str, Any], given: Collection[str]
 ) -> dict[str, Any]:
@@ -115,13 +126,13 @@ def resume_options(
     Raises ConfigError (exit 2) when the command sends to another target than the run did (its recorded
     ids would not exist there), or names an option that differs from the run's and is not safe to change.
     """
-    before, after = _target_of(then), _target_of(now)
-    if before != after:
-        raise ConfigError(
-            f"run {run_id} sent its records to {before}, but this command sends them to {after}: the ids "
-            "it recorded do not exist there. Resume with the run's own --region / --base-url / "
-            "--sandbox-state, or start a new import (without --resume)"
-        )
+    check_target(
+        run_id,
+        then,
+        now,
+        "Resume with the run's own --region / --base-url / --sandbox-state, or start a new import "
+        "(without --resume)",
+    )
     merged = {k: dict(v) if isinstance(v, Mapping) else v for k, v in then.items()}
     refused: list[str] = []
     for section, values in now.items():

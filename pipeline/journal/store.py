@@ -22,7 +22,9 @@ while a run writes.
 Schema versions: 1 also had an ``accounts`` table (Account ID -> organization id) that nothing read; a
 writer opening a version-1 journal drops it and marks the journal version 2. Version 3 added
 ``batches``; a writer creates it, and readers of an older journal (which had no batch timing) see no
-batches. Readers accept 1, 2 and 3.
+batches. Version 4 added ``before_images`` (the stored state of records an ``import --save-before``
+updated, read before it wrote them: record contents, so personal data) and ``reverts`` (runs undone by
+``runs revert``); both are in :mod:`pipeline.journal.images`. Readers accept 1 to 4.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,11 +45,11 @@ from pipeline.journal.records import BatchRecord, BatchTiming, Known, Recorded
 from pipeline.outcomes import Outcome, Status
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Versions this code reads; a writer upgrades older ones in place, one step of _MIGRATIONS at a time.
-READABLE_VERSIONS = frozenset({1, 2, 3})
+READABLE_VERSIONS = frozenset({1, 2, 3, 4})
 # version -> the SQL taking it to version + 1 (_SCHEMA has already created any new table by then).
-_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts", 2: "SELECT 1"}
+_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts", 2: "SELECT 1", 3: "SELECT 1"}
 # Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
 BUSY_TIMEOUT_MS = 5000
 
@@ -98,6 +100,19 @@ CREATE TABLE IF NOT EXISTS batches (
     ended_at TEXT NOT NULL,
     duration_s REAL NOT NULL,
     PRIMARY KEY (run_id, batch));
+CREATE TABLE IF NOT EXISTS before_images (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    genesys_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, kind, key));
+CREATE TABLE IF NOT EXISTS reverts (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id),
+    reverted_at TEXT NOT NULL,
+    counts TEXT NOT NULL);
 """
 
 # Outcomes whose record now holds what was planned: UNCHANGED too, since --compare-live settles records
@@ -196,6 +211,19 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``), for the journal's other tables."""
+        return self._write()
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query; none when a table is missing (an older journal opened read-only)."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as err:
+            if "no such table" in str(err):
+                return []
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
