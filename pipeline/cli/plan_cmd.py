@@ -14,9 +14,9 @@ from pipeline.cli.runs_cmd import journal_option
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions
 from pipeline.importing.plan import Blanks
+from pipeline.importing.plan_output import summary_lines, write_diff, write_html
 from pipeline.importing.preview import plan_file
 from pipeline.prepare.stage import PrepareOptions
-from pipeline.report.plan_output import summary_lines, write_diff, write_html
 
 DEFAULT_OUT = Path("out/plan.csv")
 
