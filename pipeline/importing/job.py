@@ -20,8 +20,9 @@ from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.delete_missing import DeleteReport, carry_out, plan_missing
 from pipeline.importing.deletions import present_keys
+from pipeline.importing.options import ImportOptions, Progress, PushReport
 from pipeline.importing.push import default_concurrency
-from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
+from pipeline.importing.push_file import push_grouped
 from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
 from pipeline.outcomes import SOURCE_ROW
