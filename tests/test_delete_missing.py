@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from sandbox_support import sandbox_settings
 
 from pipeline.cli import cli
-from pipeline.genesys.client import API, GenesysClient
+from pipeline.genesys.client import GenesysClient
+from pipeline.genesys.endpoints import API
 from pipeline.sandbox import DEMO_CONTACT_SCHEMA_ID, Sandbox, SandboxConfig, run_sandbox
 
 HEADERS = [

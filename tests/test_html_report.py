@@ -14,7 +14,8 @@ from sandbox_support import sandbox_settings
 from pipeline.cli import cli
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.journal.records import BatchRecord, BatchTiming
-from pipeline.journal.store import SCHEMA_VERSION, Journal, RunState
+from pipeline.journal.schema import SCHEMA_VERSION
+from pipeline.journal.store import Journal, RunState
 from pipeline.outcomes import Outcome, Status
 from pipeline.report.html import ErrorCode, ErrorExample, RunReport, build_html, throughput
 from pipeline.sandbox import SandboxConfig, run_sandbox

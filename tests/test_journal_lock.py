@@ -15,7 +15,8 @@ from pipeline.cli import cli
 from pipeline.errors import RunLockedError
 from pipeline.journal.lock import ACQUIRE_WAIT_S, claim_database, journal_lock, lock_is_free, lock_path
 from pipeline.journal.run import journaled_run
-from pipeline.journal.store import SCHEMA_VERSION, Journal
+from pipeline.journal.schema import SCHEMA_VERSION
+from pipeline.journal.store import Journal
 
 # The version-1 layout, with the `accounts` table that nothing read, as an older release left it.
 V1_SCHEMA = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from pipeline.cli.progress import import_snapshot, not_yet_shown, progress_displ
 from pipeline.cli.runs_cmd import explicit_options, journal_option
 from pipeline.cli.summary import render_import_summary
 from pipeline.files import check_outputs
+from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.importing.matching import MATCH_POLICIES, MatchPolicy
 from pipeline.importing.plan import BLANKS_MODES, Blanks
@@ -271,15 +273,9 @@ def import_(
     """
     run_to_resume = _resume(resume)
     report = choose_report_path(report, report_format, file)
-    # The page must not land on what the run reads or writes; the rest is checked by import_file.
-    check_outputs(
-        {"--html": html},
-        {"the input file": file, "--mapping": prepare.mapping, "the journal": journal, "--report": report,
-         "the summary": summary_path(report)},
-    )  # fmt: skip
+    _check_paths(file, report, html, prepare, journal)
     if sandbox:
         options = replace(options, create_source=True)  # an embedded sandbox starts empty
-    progress = Progress()
     connection = target(
         sandbox,
         region=region,
@@ -288,6 +284,45 @@ def import_(
         rate_limit=rate_limit,
         sandbox_state=sandbox_state,
     )
+    result = _run(
+        file,
+        connection,
+        options,
+        prepare=prepare,
+        report=report,
+        only_failed=only_failed,
+        journal=journal,
+        resume=run_to_resume,
+        memory=_memory(sandbox, sandbox_state),
+    )
+    if html is not None:
+        _write_html(result, file, journal, html)
+    _render(result, journal)
+
+
+def _check_paths(file: Path, report: Path, html: Path | None, prepare: PrepareOptions, journal: Path) -> None:
+    # The page must not land on what the run reads or writes; the rest is checked by import_file.
+    check_outputs(
+        {"--html": html},
+        {"the input file": file, "--mapping": prepare.mapping, "the journal": journal, "--report": report,
+         "the summary": summary_path(report)},
+    )  # fmt: skip
+
+
+def _run(
+    file: Path,
+    connection: AbstractContextManager[ClientSettings],
+    options: ImportOptions,
+    *,
+    prepare: PrepareOptions,
+    report: Path,
+    only_failed: bool,
+    journal: Path,
+    resume: Resume,
+    memory: dict[str, Any],
+) -> ImportResult:
+    """The import under the progress display; warnings it did not show yet are printed after it."""
+    progress = Progress()
     with connection as settings, progress_display(progress, import_snapshot) as display:
         progress.warning_listeners.append(display.warn)  # before the push, not after it
         result = import_file(
@@ -299,12 +334,10 @@ def import_(
             only_failed=only_failed,
             progress=progress,
             journal=journal,
-            resume=run_to_resume,
+            resume=resume,
             given=explicit_options(),
-            **_memory(sandbox, sandbox_state),
+            **memory,
         )
     for warning in not_yet_shown(result.warnings, progress.warnings):
         click.echo(f"Warning: {warning}", err=True)
-    if html is not None:
-        _write_html(result, file, journal, html)
-    _render(result, journal)
+    return result

@@ -14,9 +14,9 @@ from pipeline.cli.runs_cmd import journal_option
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions
 from pipeline.importing.plan import Blanks
-from pipeline.importing.preview import plan_file
+from pipeline.importing.plan_output import summary_lines, write_diff, write_html
+from pipeline.importing.preview import PlanResult, plan_file
 from pipeline.prepare.stage import PrepareOptions
-from pipeline.report.plan_output import summary_lines, write_diff, write_html
 
 DEFAULT_OUT = Path("out/plan.csv")
 
@@ -84,16 +84,10 @@ def plan(
     Exit codes: 0 the plan was written; 2 usage, input or configuration error; 3 the target could not be
     read (e.g. authentication failed); 130 interrupted by Ctrl-C.
     """
-    options = ImportOptions(
-        external_source=external_source,
-        division_id=division_id,
-        contact_schema=contact_schema,
-        organization_schema=organization_schema,
-        match=_match(match),
-        blanks=blanks,
-        delete_missing=delete_missing,
-        max_delete=max_delete,
-    )
+    options = _plan_options(
+        external_source, division_id, contact_schema, organization_schema, match, blanks, delete_missing,
+        max_delete,
+    )  # fmt: skip
     check_outputs(
         {"--out": out, "--html": html_path},
         {"the input file": file, "--mapping": prepare.mapping, "the journal": journal},
@@ -110,6 +104,34 @@ def plan(
         result = plan_file(
             file, settings, options, prepare=prepare, journal=journal, **_memory(sandbox, sandbox_state)
         )
+    _write_and_show(result, file, out, html_path)
+
+
+def _plan_options(
+    external_source: str,
+    division_id: str | None,
+    contact_schema: str | None,
+    organization_schema: str | None,
+    match: str | None,
+    blanks: Blanks,
+    delete_missing: bool,
+    max_delete: str,
+) -> ImportOptions:
+    """The import options a plan means (checked before any file is read); the rest keep their defaults."""
+    return ImportOptions(
+        external_source=external_source,
+        division_id=division_id,
+        contact_schema=contact_schema,
+        organization_schema=organization_schema,
+        match=_match(match),
+        blanks=blanks,
+        delete_missing=delete_missing,
+        max_delete=max_delete,
+    )
+
+
+def _write_and_show(result: PlanResult, file: Path, out: Path, html_path: Path | None) -> None:
+    """Warnings first, then the diff files, then the counts and where the diff went."""
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     write_diff(result.rows, out)

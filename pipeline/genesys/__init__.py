@@ -1,13 +1,8 @@
 """The HTTP edge to Genesys Cloud External Contacts: settings, auth, rate limiting, retries, typed results."""
 
 from pipeline.genesys.auth import TokenProvider
-from pipeline.genesys.client import (
-    API,
-    MAX_BULK_ENTITIES,
-    ClientStats,
-    GenesysClient,
-    matches_external_id_first,
-)
+from pipeline.genesys.client import ClientStats, GenesysClient
+from pipeline.genesys.endpoints import API, MAX_BULK_ENTITIES, matches_external_id_first
 from pipeline.genesys.models import KINDS, BulkEnrichResult, EntityError, EntityResult, Kind, ScanPage
 from pipeline.genesys.ratelimit import RateLimiter, SlidingWindow
 from pipeline.genesys.regions import REGION_DOMAINS

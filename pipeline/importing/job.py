@@ -20,8 +20,9 @@ from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.delete_missing import DeleteReport, carry_out, plan_missing
 from pipeline.importing.deletions import present_keys
+from pipeline.importing.options import ImportOptions, Progress, PushReport
 from pipeline.importing.push import default_concurrency
-from pipeline.importing.push_file import ImportOptions, Progress, PushReport, push_grouped
+from pipeline.importing.push_file import push_grouped
 from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
 from pipeline.outcomes import SOURCE_ROW
@@ -229,19 +230,37 @@ def import_file(
         if resume is not None:
             raise ConfigError("resuming a run needs the journal it was recorded in")
         return job.run(raw, options, prepare, file)
+    where = (target or settings.api_base_url) if remember else None
+    return _run_journaled(job, raw, options, prepare, file, journal=journal, resume=resume, where=where,
+                          given=given)  # fmt: skip
+
+
+def _run_journaled(
+    job: _Job,
+    raw: RawTable,
+    options: ImportOptions,
+    prepare: PrepareOptions,
+    file: FileOptions,
+    *,
+    journal: str | Path,
+    resume: Resume,
+    where: str | None,
+    given: Collection[str] | None,
+) -> ImportResult:
+    """The job under the journal's lock, recorded as a run (or going on with the run ``resume`` names,
+    with the options it recorded)."""
     if resume is not None and options.dry_run:
         raise ConfigError("a dry run cannot resume a run (it would change nothing)")
-    recorded = _recorded_options(options, prepare, file, settings)
-    where = (target or settings.api_base_url) if remember else None
+    recorded = _recorded_options(options, prepare, file, job.settings)
     if given is None:
         given = _not_default(options, prepare, file)
     with journaled_run(
-        journal, path, options=recorded, dry_run=options.dry_run, resume=resume, target=where, given=given
+        journal, job.path, options=recorded, dry_run=options.dry_run, resume=resume, target=where, given=given
     ) as run:
         if run.resumed:
             options, restored, file = _restored_options(run.options, options)
             if (restored.encoding, restored.sheet) != (prepare.encoding, prepare.sheet):
-                raw = read_input(path, restored)  # read as the run read it
+                raw = read_input(job.path, restored)  # read as the run read it
             prepare = restored
         result = job.run(raw, options, prepare, file, ledger=run.ledger)
         run.counts = result.summary.to_json()

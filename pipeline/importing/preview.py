@@ -29,10 +29,11 @@ from pipeline.importing.deletions import (
     present_keys,
 )
 from pipeline.importing.live import LiveReader, LiveReads
+from pipeline.importing.options import ImportOptions
 from pipeline.importing.plan import Kind, Operation, contact_operations, link_organization
 from pipeline.importing.plan import organization_operations as org_operations
 from pipeline.importing.push import default_concurrency
-from pipeline.importing.push_file import ImportOptions, plan_options
+from pipeline.importing.push_file import plan_options
 from pipeline.journal.store import Journal
 from pipeline.prepare.group import Grouped
 from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input

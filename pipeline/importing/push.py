@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError, ApiUnavailableError, TerminalApiError
-from pipeline.genesys.client import MAX_BULK_ENTITIES
+from pipeline.genesys.endpoints import MAX_BULK_ENTITIES
 from pipeline.genesys.models import Kind
 from pipeline.importing.plan import Operation, batched
 from pipeline.journal.records import BatchTiming

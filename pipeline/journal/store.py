@@ -6,7 +6,10 @@ It records
 * ``outcomes``: every record's outcome in a run, committed as soon as its bulk batch is answered (so a
   crash loses at most the batches in flight, and ``--resume`` sends none of the answered ones again);
 * ``fingerprints``: scope + kind + key -> fingerprint and Genesys id of the last push, the fingerprint
-  cleared when that push failed (a re-import then sends the record again).
+  cleared when that push failed (a re-import then sends the record again);
+* ``batches``: per answered bulk batch, its records, attempts (entity retry rounds included), and when
+  it started and ended, for the HTML report's slowest batches and throughput over time
+  (:mod:`pipeline.journal.batches`).
 
 A *scope* names where records went: the target (API base URL, or a sandbox's state file) and the
 external source id. The source id alone is not enough: every sandbox has the same demo source id.
@@ -16,15 +19,8 @@ Account ID) and the API's error messages, which the reconciliation file needs. O
 guaranteed by the lock of :mod:`pipeline.journal.lock`. WAL mode lets ``contacts-pipeline runs`` read
 while a run writes.
 
-* ``batches``: per answered bulk batch, its records, attempts (entity retry rounds included), and when
-  it started and ended, for the HTML report's slowest batches and throughput over time.
-
-Schema versions: 1 also had an ``accounts`` table (Account ID -> organization id) that nothing read; a
-writer opening a version-1 journal drops it and marks the journal version 2. Version 3 added
-``batches``; a writer creates it, and readers of an older journal (which had no batch timing) see no
-batches. Version 4 added ``before_images`` (the stored state of records an ``import --save-before``
-updated, read before it wrote them: record contents, so personal data) and ``reverts`` (runs undone by
-``runs revert``); both are in :mod:`pipeline.journal.images`. Readers accept 1 to 4.
+The tables and their upgrades from older versions are in :mod:`pipeline.journal.schema`; the
+before-images and reverts of version 4 in :mod:`pipeline.journal.images`.
 """
 
 from __future__ import annotations
@@ -41,79 +37,14 @@ from typing import Any
 
 from pipeline.errors import ConfigError, RunError
 from pipeline.files import utc_now_iso
+from pipeline.journal.batches import insert_batch, read_batches
 from pipeline.journal.records import BatchRecord, BatchTiming, Known, Recorded
+from pipeline.journal.schema import MIGRATIONS, READABLE_VERSIONS, SCHEMA, SCHEMA_VERSION
 from pipeline.outcomes import Outcome, Status
 
 DEFAULT_JOURNAL = Path(".contacts-pipeline/journal.db")
-SCHEMA_VERSION = 4
-# Versions this code reads; a writer upgrades older ones in place, one step of _MIGRATIONS at a time.
-READABLE_VERSIONS = frozenset({1, 2, 3, 4})
-# version -> the SQL taking it to version + 1 (_SCHEMA has already created any new table by then).
-_MIGRATIONS = {1: "DROP TABLE IF EXISTS accounts", 2: "SELECT 1", 3: "SELECT 1"}
 # Readers (``runs``) may meet a writer mid-commit; this long they wait before giving up.
 BUSY_TIMEOUT_MS = 5000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    input_path TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    options TEXT NOT NULL,
-    dry_run INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    state TEXT NOT NULL,
-    sessions INTEGER NOT NULL DEFAULT 1,
-    counts TEXT,
-    report_path TEXT,
-    error TEXT);
-CREATE INDEX IF NOT EXISTS runs_by_input ON runs (input_path, input_sha256);
-CREATE TABLE IF NOT EXISTS outcomes (
-    run_id INTEGER NOT NULL REFERENCES runs (id),
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    genesys_id TEXT,
-    error_code TEXT,
-    error_message TEXT,
-    fingerprint TEXT,
-    batch INTEGER NOT NULL,
-    session INTEGER NOT NULL,
-    PRIMARY KEY (run_id, kind, key));
-CREATE TABLE IF NOT EXISTS fingerprints (
-    scope TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    fingerprint TEXT,
-    genesys_id TEXT,
-    run_id INTEGER NOT NULL,
-    PRIMARY KEY (scope, kind, key));
-CREATE TABLE IF NOT EXISTS batches (
-    run_id INTEGER NOT NULL REFERENCES runs (id),
-    batch INTEGER NOT NULL,
-    session INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    records INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT NOT NULL,
-    duration_s REAL NOT NULL,
-    PRIMARY KEY (run_id, batch));
-CREATE TABLE IF NOT EXISTS before_images (
-    run_id INTEGER NOT NULL REFERENCES runs (id),
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    genesys_id TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    saved_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, kind, key));
-CREATE TABLE IF NOT EXISTS reverts (
-    run_id INTEGER PRIMARY KEY REFERENCES runs (id),
-    reverted_at TEXT NOT NULL,
-    counts TEXT NOT NULL);
-"""
 
 # Outcomes whose record now holds what was planned: UNCHANGED too, since --compare-live settles records
 # that already held it (remembering them lets the next import skip them without reading).
@@ -183,14 +114,14 @@ class Journal:
     def _prepare(self) -> int | None:
         """Create what is missing and upgrade an older journal; returns the schema version."""
         # executescript commits on its own; every statement in it is idempotent.
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
             )
             version = self._version()
-            while version in _MIGRATIONS:
-                db.execute(_MIGRATIONS[version])
+            while version in MIGRATIONS:
+                db.execute(MIGRATIONS[version])
                 version += 1
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
         return version
@@ -371,15 +302,7 @@ class Journal:
 
     def batch_records(self, run_id: int) -> list[BatchRecord]:
         """The run's timed batches in batch order; none for a journal older than version 3."""
-        try:
-            rows = self._db.execute(
-                "SELECT batch, session, kind, records, attempts, started_at, ended_at, duration_s "
-                "FROM batches WHERE run_id = ? ORDER BY batch",
-                (run_id,),
-            ).fetchall()
-        except sqlite3.OperationalError:
-            return []  # no such table: an older journal opened read-only
-        return [BatchRecord(*row) for row in rows]
+        return read_batches(self._db, run_id)
 
     def failures(self, run_id: int) -> list[tuple[str, str, str, str]]:
         """``(kind, key, error_code, error_message)`` of every recorded outcome with an error."""
@@ -422,12 +345,7 @@ class Journal:
         outcomes = list(outcomes)
         with self._write() as db:
             if timing is not None and outcomes:
-                db.execute(
-                    "INSERT OR REPLACE INTO batches (run_id, batch, session, kind, records, attempts, "
-                    "started_at, ended_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, batch, session, outcomes[0].kind, len(outcomes), timing.attempts,
-                     timing.started_at, timing.ended_at, timing.duration_s),
-                )  # fmt: skip
+                insert_batch(db, run_id, batch, session, outcomes[0].kind, len(outcomes), timing)
             db.executemany(
                 "INSERT OR REPLACE INTO outcomes (run_id, kind, key, status, genesys_id, error_code, "
                 "error_message, fingerprint, batch, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Sequence
 
 from pipeline.errors import ApiError, TerminalApiError
-from pipeline.genesys.client import MAX_BULK_ENTITIES, GenesysClient
+from pipeline.genesys.client import GenesysClient
+from pipeline.genesys.endpoints import MAX_BULK_ENTITIES
 from pipeline.genesys.models import Kind as ApiKind
 from pipeline.revert.plan import DONE, FAILED, SKIPPED, Step
 
