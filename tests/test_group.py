@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.fields import load_specs
 from pipeline.outcomes import OUTCOME_COLUMNS, Reason, Stage, Status
-from pipeline.prepare.group import Grouped, group
+from pipeline.prepare.group import SHARED_IDENTIFIER_WARNINGS, Grouped, group, shared_identifier_warnings
 from pipeline.prepare.validate import FAILURE_SCHEMA, validate
 
 SPECS = load_specs()
@@ -242,3 +242,22 @@ def test_an_email_on_several_contacts_is_a_warning_naming_them() -> None:
     assert "C1, C2" in warning
     assert "info@acme.com" not in warning
     assert "i***@acme.com" in warning
+
+
+def test_shared_phones_ignore_extensions_and_one_contact_repeating_its_own_value() -> None:
+    """A phone on two contacts (extension aside) is warned about, a value one contact repeats is not, and
+    past the listed limit the rest are counted in one line."""
+    shared = [f"+1415555{i:04d}" for i in range(SHARED_IDENTIFIER_WARNINGS + 2)]
+    n = len(shared)
+    contacts = pl.DataFrame(
+        {
+            "contact.externalId": ["SOLO", *(f"{side}{i:02d}" for side in "AB" for i in range(n))],
+            "contact.workPhone": ["+14155550999;ext=12", *(f"{p};ext=7" for p in shared), *[None] * n],
+            "contact.cellPhone": ["+14155550999", *[None] * n, *shared],
+        }
+    )
+    warnings = shared_identifier_warnings(contacts, SPECS)
+    assert len(warnings) == SHARED_IDENTIFIER_WARNINGS + 1
+    assert "on 2 contacts (A00, B00)" in warnings[0]
+    assert not any("SOLO" in w for w in warnings)
+    assert warnings[-1] == "... and 2 more emails/phones shared by contacts"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from unittest.mock import patch
 
@@ -213,3 +214,20 @@ def test_distinct_records_have_distinct_fingerprint_inputs(records: list[dict[st
         assert salt == "salt"
         assert pairs == [{c: fields[c]} for c in sorted(fields)]
     assert (inputs[0] == inputs[1]) == (present[0] == present[1])
+
+
+def test_operations_are_built_in_batches_with_the_collector_paused_only_meanwhile() -> None:
+    """The garbage collector is off while a batch is built, on whenever the consumer runs, and left as
+    it was found (so a caller that disabled it keeps it disabled)."""
+    states: list[bool] = []
+    with patch("pipeline.importing.plan._common", side_effect=lambda *a: states.append(gc.isenabled()) or {}):
+        operations = contact_operations(_contacts(), SPECS, OPTIONS, chunk_size=1)
+        seen = [(op.key, gc.isenabled()) for op in operations]
+    assert states == [False, False]
+    assert seen == [("C-1", True), ("C-2", True)]
+    gc.disable()
+    try:
+        assert [op.key for op in organization_operations(_orgs(), SPECS, OPTIONS)] == ["ACC-1"]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

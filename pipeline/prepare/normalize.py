@@ -35,7 +35,7 @@ import re
 import phonenumbers
 import polars as pl
 
-from pipeline.csvsafe import unescape_expr
+from pipeline.csvsafe import PREFIX, unescape_expr
 from pipeline.errors import ConfigError
 from pipeline.fields import LIST_SEPARATOR, FieldType, Specs
 from pipeline.outcomes import SOURCE_ROW
@@ -100,7 +100,12 @@ def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     composed = stripped.with_columns(
         pl.col(c).str.normalize("NFC") for c in columns if wide.get_column(c).item()
     )
-    unescaped = composed.with_columns(unescape_expr(c).str.strip_chars() for c in columns)
+    # Only a value starting with a quote can carry the escape (and the values were trimmed already): one
+    # cheap test per column spares every column without one the rule's two regexes and a copy per value.
+    quoted = composed.select(pl.col(c).str.starts_with(PREFIX).any() for c in columns)
+    unescaped = composed.with_columns(
+        unescape_expr(c).str.strip_chars() for c in columns if quoted.get_column(c).item()
+    )
     return unescaped.with_columns(
         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )
