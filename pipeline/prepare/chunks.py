@@ -1,0 +1,65 @@
+"""An input file as a sequence of row chunks, so a stage can work on a file larger than memory.
+
+:func:`open_chunks` is the one entry point. Every chunk is a frame shaped like :attr:`RawTable.frame`
+(``source_row`` first, then one text column per header, in input order), and the chunks together hold
+exactly the rows :func:`pipeline.prepare.read.read_table` would return, with the same row numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.prepare.read import RawTable, read_table
+
+# Rows per chunk: large enough that polars' per-call overhead vanishes, small enough that a chunk's raw,
+# normalized and validated frames stay well under a few hundred MB at the widest template.
+DEFAULT_CHUNK_ROWS = 250_000
+
+
+@dataclass
+class TableChunks:
+    """A file being read chunk by chunk; what is known of it before the first chunk is read."""
+
+    headers: tuple[str, ...]
+    path: Path
+    encoding: str
+    delimiter: str
+    chunks: Iterator[pl.DataFrame]
+    # The reader's warnings; a streaming reader may add some while its chunks are read, so the list is
+    # complete only once ``chunks`` is exhausted.
+    warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None
+
+
+def chunks_of(raw: RawTable, rows: int = DEFAULT_CHUNK_ROWS) -> TableChunks:
+    """A table already in memory, served as chunks (workbooks, reports fed back, small files)."""
+    if rows < 1:
+        raise ValueError(f"chunk size must be at least 1 row, not {rows}")
+    frame = raw.frame
+    return TableChunks(
+        headers=raw.headers,
+        path=raw.path,
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        chunks=(frame.slice(start, rows) for start in range(0, frame.height, rows)),
+        warnings=list(raw.warnings),
+        sheet=raw.sheet,
+    )
+
+
+def open_chunks(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    rows: int = DEFAULT_CHUNK_ROWS,
+) -> TableChunks:
+    """Open ``path`` to be read ``rows`` rows at a time; the same errors as :func:`read_table`.
+
+    For now the whole file is read, then served in chunks: the streaming CSV reader replaces this body.
+    """
+    return chunks_of(read_table(path, encoding=encoding, sheet=sheet), rows)
