@@ -117,3 +117,19 @@ def test_clear_empties_exactly_the_blank_fields_and_then_converges(
     assert _enrich_requests(sb) == requests
     report = read_report(tmp_path / "out" / "reconciliation.csv")
     assert {(r["organization_status"], r["contact_status"]) for r in report} == {("unchanged", "unchanged")}
+
+
+def test_clear_removes_a_list_item_taken_out_of_the_cell_and_keep_does_not(
+    sb: Sandbox, tmp_path: Path, first: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """A tag removed from Account Tags stays in Genesys under keep (lists only gain items) and is removed
+    under clear, where the cell's list replaces the stored one; the stored order is the cell's."""
+    rows = [list(r) for r in ROWS]
+    for row in rows[:2]:
+        row[HEADERS.index("Account Tags")] = "north"
+    trimmed = _write(tmp_path / "contacts.csv", rows)
+    _import(sb, tmp_path, trimmed, "--blanks", "keep")
+    assert _stored(sb)[("organization", "A-1")]["tags"] == ["vip", "north"]
+    _import(sb, tmp_path, trimmed, "--blanks", "clear")
+    assert _stored(sb)[("organization", "A-1")]["tags"] == ["north"]
+    assert _stored(sb)[("organization", "A-2")]["tags"] == ["south"]

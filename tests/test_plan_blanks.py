@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.fields import load_specs
+from pipeline.importing.compare import FieldChange, field_changes
 from pipeline.importing.job import ImportOptions
 from pipeline.importing.plan import PlanOptions, contact_operations, organization_operations
 
@@ -87,11 +88,23 @@ def test_clear_replaces_a_blank_list_and_clears_a_nested_member() -> None:
     ]
 
 
-def test_clear_without_blanks_sends_the_same_payload_as_keep() -> None:
-    """A record with no blank cell is sent exactly as with keep (no fieldRules)."""
-    (kept,) = organization_operations(_orgs(), SPECS, KEEP)
-    (cleared,) = organization_operations(_orgs(), SPECS, CLEAR)
+def test_clear_without_blanks_or_lists_sends_the_same_payload_as_keep() -> None:
+    """A record with no blank cell and no list is sent exactly as with keep (no fieldRules)."""
+    (kept,) = contact_operations(_contacts("Dr", "gold"), SPECS, KEEP)
+    (cleared,) = contact_operations(_contacts("Dr", "gold"), SPECS, CLEAR)
     assert cleared.body == kept.body
+
+
+def test_clear_makes_a_non_empty_list_replace_the_stored_one() -> None:
+    """Under clear the file is the whole truth: a list cell is sent with AlwaysUseProvided and Replace,
+    so an item removed from the cell leaves Genesys; under keep the list carries no rule (Fill adds)."""
+    (cleared,) = organization_operations(_orgs(), SPECS, CLEAR)
+    assert cleared.body["externalOrganization"]["tags"] == ["retail", "vip"]
+    assert cleared.body["fieldRules"]["rules"] == [
+        {"field": "$.tags", "action": "AlwaysUseProvided", "arrayAction": "Replace"}
+    ]
+    (kept,) = organization_operations(_orgs(), SPECS, KEEP)
+    assert "fieldRules" not in kept.body
 
 
 def test_keep_payload_and_fingerprint_are_unchanged_by_the_option() -> None:
@@ -131,3 +144,15 @@ def test_an_unknown_blanks_mode_is_a_config_error() -> None:
     """A library caller passing another mode hears about it before any file is read."""
     with pytest.raises(ConfigError, match="--blanks must be 'keep' or 'clear'"):
         ImportOptions(blanks="wipe")  # type: ignore[arg-type]
+
+
+def test_the_diff_shows_a_list_under_clear_as_exactly_the_cell() -> None:
+    """plan's diff follows the rule sent: under keep a list gains only new items (nothing to change
+    when the cell holds fewer), under clear it becomes the cell's items."""
+    stored = {"name": "Acme", "tags": ["retail", "vip", "north"], "address": {"city": "Dublin"}}
+    (kept,) = organization_operations(_orgs(), SPECS, KEEP)
+    (cleared,) = organization_operations(_orgs(), SPECS, CLEAR)
+    assert field_changes(kept, stored, SPECS) == []
+    assert field_changes(cleared, stored, SPECS) == [
+        FieldChange("Account Tags", "retail;vip;north", "retail;vip", "update")
+    ]

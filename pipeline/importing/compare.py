@@ -8,7 +8,8 @@ Python prints them. So an export re-imported without edits compares equal, whate
 The sent side is the operation's body, never the row: the diff is against what WOULD be sent. With
 today's field rules (``PreferProvided``) a field the body leaves out keeps its stored value, so an empty
 cell is no change. Under ``--blanks clear`` the body names the fields it clears (``fieldRules`` with
-``AlwaysUseProvided`` and a null value): those become ``clear`` changes when something is stored there.
+``AlwaysUseProvided`` and a null value): those become ``clear`` changes when something is stored there;
+its lists carry the same rule with ``arrayAction: Replace``, so they become exactly what is sent.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def record_body(op: Operation) -> Mapping[str, Any]:
 
 
 def cleared_paths(op: Operation) -> frozenset[str]:
-    """The field paths the operation clears: its ``AlwaysUseProvided`` rules (``$.a.b`` -> ``a.b``)."""
+    """The field paths where the provided value wins: its ``AlwaysUseProvided`` rules (``$.a.b`` ->
+    ``a.b``). Sent as null, such a field is cleared; sent as a list, it replaces the stored one."""
     rules = (op.body.get("fieldRules") or {}).get("rules") or ()
     return frozenset(
         str(rule["field"]).removeprefix("$.")
@@ -110,7 +112,7 @@ def field_changes(
             if spec.path in cleared and before is not None:
                 changes.append(FieldChange(spec.header, before, None, "clear"))
             continue
-        after = render(spec, _after(spec, sent, held))
+        after = render(spec, sent if spec.path in cleared else _after(spec, sent, held))
         if after != before:
             changes.append(FieldChange(spec.header, before, after, action))
     if op.kind == "contact" and (link := _link(op, stored, labels or {})) is not None:

@@ -88,8 +88,10 @@ def _salt(kind: Kind, options: PlanOptions) -> str:
         # Only then: fingerprints of imports without --match (or with the old behaviour) stay valid.
         settings["match_policy"] = options.match_policy
     if options.blanks != "keep":
-        # Only when not the default, so fingerprints recorded before --blanks existed still match.
-        settings["blanks"] = options.blanks
+        # Only when not the default, so fingerprints recorded before --blanks existed still match. "clear-2":
+        # lists sent under --blanks clear replace the stored list instead of adding to it; records sent
+        # before that are sent once more.
+        settings["blanks"] = "clear-2" if options.blanks == "clear" else options.blanks
     return json.dumps(settings, sort_keys=True)
 
 
@@ -205,9 +207,14 @@ def _slots(columns: Sequence[str], specs: Specs, kind: Kind) -> list[_Slot]:
 
 
 def _record(row: dict[str, Any], slots: list[_Slot], blanks: Blanks) -> tuple[dict[str, Any], list[_Slot]]:
-    """The record a row writes, and the slots it clears (its null columns, with ``blanks="clear"``)."""
+    """The record a row writes, and the slots whose provided value must win over the stored one.
+
+    With ``blanks="clear"`` those are its null columns (cleared) and its lists: the file is the whole
+    truth then, so an item removed from a cell is removed from Genesys, where the default array rule
+    (``Fill``) would keep every stored item and only add the new ones.
+    """
     record: dict[str, Any] = {}
-    cleared = []
+    ruled = []
     for slot in slots:
         value = row.get(slot.column)
         if value is None and blanks == "keep":
@@ -218,10 +225,12 @@ def _record(row: dict[str, Any], slots: list[_Slot], blanks: Blanks) -> tuple[di
         if value is None:
             # Null, not omitted: the rule below applies to it either way, but null says what is meant.
             target[slot.path[-1]] = None
-            cleared.append(slot)
+            ruled.append(slot)
         else:
             target[slot.path[-1]] = slot.convert(value)
-    return record, cleared
+            if slot.is_list and blanks == "clear":
+                ruled.append(slot)
+    return record, ruled
 
 
 def _external_id(source_id: str, value: str) -> dict[str, Any]:
@@ -232,14 +241,14 @@ def _identifier(source_id: str, value: str) -> dict[str, Any]:
     return {"type": "ExternalId", "value": value, "externalSource": {"id": source_id}}
 
 
-def _common(key: str, options: PlanOptions, cleared: Sequence[_Slot] = ()) -> dict[str, Any]:
+def _common(key: str, options: PlanOptions, ruled: Sequence[_Slot] = ()) -> dict[str, Any]:
     body: dict[str, Any] = {"id": key, "action": options.action}
     if options.division_id:
         body["division"] = {"id": options.division_id}
     body["matchingIdentifiers"] = [_identifier(options.external_source_id, key)]
-    if cleared:
+    if ruled:
         # Per field, so the default (PreferProvided: null keeps the stored value) holds for every other one.
-        body["fieldRules"] = {"rules": [slot.rule for slot in cleared]}
+        body["fieldRules"] = {"rules": [slot.rule for slot in ruled]}
     return body
 
 
@@ -260,11 +269,11 @@ def _records(
     for chunk in frame.iter_slices(chunk_size):
         for row in chunk.with_columns(fingerprint).iter_rows(named=True):
             key = row[key_column]
-            record, cleared = _record(row, slots, options.blanks)
+            record, ruled = _record(row, slots, options.blanks)
             record["externalIds"] = [_external_id(options.external_source_id, key)]
             if schema and "customFields" in record:
                 record["schema"] = schema
-            yield row, _common(key, options, cleared), record, _digest(row[_FINGERPRINT])
+            yield row, _common(key, options, ruled), record, _digest(row[_FINGERPRINT])
 
 
 @contextmanager
