@@ -186,3 +186,58 @@ def test_a_dry_run_reports_the_confirmed_candidate_as_updated_and_claims_nothing
     row = _import(sb, second, tmp_path, dry_run=True).report.row(0, named=True)
     assert (row["contact_status"], row["genesys_contact_id"]) == ("updated", next(iter(before)))
     assert _stored(sb) == before
+
+
+def _plan(sb: Sandbox, path: Path, tmp_path: Path, *extra: str) -> tuple[str, list[dict[str, str]]]:
+    runner = CliRunner(env={"GENESYS_CLIENT_SECRET": sb.client_secret, "GENESYS_REGION": None})
+    out = tmp_path / f"{path.stem}.plan.csv"
+    args = [
+        "plan", str(path), "--base-url", sb.base_url, "--client-id", sb.client_id, "--rate-limit", "0",
+        "--match", "email,phone", "--out", str(out), "--journal", str(tmp_path / "j.db"), *extra,
+    ]  # fmt: skip
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as fh:
+        return result.output, list(csv.DictReader(fh))
+
+
+def test_plan_with_match_diffs_the_person_import_would_update_and_names_the_ambiguous(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """plan --match looks a new Contact ID up by email/phone as import would: a confirmed person is an
+    update of that stored record, a family member sharing a mobile is counted as ambiguous_match (not a
+    create); the import that follows does exactly that, and plan wrote nothing."""
+    seed = [["OLD-1", "José", "Núñez", "", "jose@x.example"], ["OLD-2", "Ann", "Lee", "+14155550100", ""]]
+    _import(sb, _write(tmp_path / "a.csv", seed), tmp_path, external_source="crm-old")
+    _import(sb, _write(tmp_path / "s.csv", [["X-1", "Sam", "Roe", "", "sam@z.example"]]), tmp_path)
+    jose = next(r for r in sb.store.all("contacts") if r["lastName"] == "Núñez")
+    before = _stored(sb)
+    rows = [["C-9", "Jose", "NUNEZ", "", "JOSE@x.example"], ["C-2", "Bob", "Park", "+14155550100", ""]]
+    path = _write(tmp_path / "b.csv", rows)
+
+    output, diff = _plan(sb, path, tmp_path, "--external-source", "contacts-pipeline")
+    assert _stored(sb) == before
+    assert {(d["key"], d["genesys_id"], d["action"]) for d in diff if d["field"] == "Contact Work Email"} == {
+        ("C-9", jose["id"], "update")
+    }
+    assert "C-2" not in {d["key"] for d in diff}
+    assert "Contacts not sent (ambiguous_match): 1" in output
+    assert "Would create: 0 records" in output
+
+    result = _import(sb, path, tmp_path)
+    statuses = {r["Contact ID"]: r["contact_status"] for r in result.report.iter_rows(named=True)}
+    assert statuses == {"C-9": "updated", "C-2": "ambiguous_match"}
+    assert len(sb.store.all("contacts")) == len(before)
+
+
+def test_plan_with_match_policy_any_diffs_the_first_record_an_identifier_finds(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """Under --match-policy any the API updates the first record found, whoever it is: plan says so."""
+    _import(sb, _write(tmp_path / "a.csv", [["OLD-2", "Ann", "Lee", "+14155550100", ""]]), tmp_path)
+    (ann,) = sb.store.all("contacts")
+    path = _write(tmp_path / "b.csv", [["C-2", "Bob", "Park", "+14155550100", ""]])
+    _, diff = _plan(sb, path, tmp_path, "--match-policy", "any")
+    assert {(d["key"], d["genesys_id"], d["action"]) for d in diff if d["field"] == "Contact Last Name"} == {
+        ("C-2", ann["id"], "update")
+    }

@@ -114,8 +114,8 @@ _SEND_OPTIONS = {
 # The options that say what records become and where (not how they are sent): `plan` takes these.
 TARGET_OPTIONS = [
     _SEND_OPTIONS[name]
-    for name in ("external-source", "division", "contact-schema", "organization-schema", "match", "blanks",
-                 "delete-missing", "max-delete")
+    for name in ("external-source", "division", "contact-schema", "organization-schema", "match",
+                 "match-policy", "blanks", "delete-missing", "max-delete")
 ]  # fmt: skip
 
 

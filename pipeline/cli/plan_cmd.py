@@ -13,6 +13,7 @@ from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions
+from pipeline.importing.matching import MatchPolicy
 from pipeline.importing.plan import Blanks
 from pipeline.importing.plan_output import summary_lines, write_diff, write_html
 from pipeline.importing.preview import PlanResult, plan_file
@@ -61,6 +62,7 @@ def plan(
     contact_schema: str | None,
     organization_schema: str | None,
     match: str | None,
+    match_policy: MatchPolicy,
     blanks: Blanks,
     delete_missing: bool,
     max_delete: str,
@@ -74,8 +76,11 @@ def plan(
     FILE is read, validated and grouped as import does; the records it would touch are read from the
     target (by id in bulk for records the journal knows, else by a scan or by ExternalId lookups) and
     compared with what import would send. Empty cells change nothing, as in import, unless --blanks
-    clear: then they are listed as clears. With --delete-missing, the records import --delete-missing
-    would delete are listed too (the guard is checked and reported, not enforced).
+    clear: then they are listed as clears. With --match, a contact its ExternalId does not find is
+    looked up by email/phone and compared with the record import would update (--match-policy decides,
+    as in import); one import would report ambiguous_match is counted and named, not diffed. With
+    --delete-missing, the records import --delete-missing would delete are listed too (the guard is
+    checked and reported, not enforced).
 
     \b
     Example:
@@ -85,8 +90,8 @@ def plan(
     read (e.g. authentication failed); 130 interrupted by Ctrl-C.
     """
     options = _plan_options(
-        external_source, division_id, contact_schema, organization_schema, match, blanks, delete_missing,
-        max_delete,
+        external_source, division_id, contact_schema, organization_schema, match, match_policy, blanks,
+        delete_missing, max_delete,
     )  # fmt: skip
     check_outputs(
         {"--out": out, "--html": html_path},
@@ -113,6 +118,7 @@ def _plan_options(
     contact_schema: str | None,
     organization_schema: str | None,
     match: str | None,
+    match_policy: MatchPolicy,
     blanks: Blanks,
     delete_missing: bool,
     max_delete: str,
@@ -124,6 +130,7 @@ def _plan_options(
         contact_schema=contact_schema,
         organization_schema=organization_schema,
         match=_match(match),
+        match_policy=match_policy,
         blanks=blanks,
         delete_missing=delete_missing,
         max_delete=max_delete,

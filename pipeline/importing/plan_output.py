@@ -78,6 +78,7 @@ def _table(rows: Sequence[DiffRow]) -> str:
 def summary_lines(result: PlanResult) -> list[str]:
     """The counts, as ``plan`` prints them."""
     records = result.records
+    ambiguous = [f"Contacts not sent (ambiguous_match): {result.ambiguous}"] if result.ambiguous else []
     return [
         f"Would create: {records.get('create', 0)} records",
         f"Would update: {records.get('update', 0)} records ({result.fields_updated} fields)",
@@ -86,6 +87,7 @@ def summary_lines(result: PlanResult) -> list[str]:
         f"Would delete: {records.get('delete', 0)} records",
         f"Rows not planned (invalid or in conflict): {result.not_planned}",
         f"Contacts skipped (Account ID found nowhere): {result.skipped}",
+        *ambiguous,
         f"Live reads: {result.reads.describe()}",
     ]
 

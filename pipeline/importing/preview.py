@@ -18,6 +18,7 @@ from pipeline.destination import resolve_external_source
 from pipeline.fields import load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
+from pipeline.importing.candidates import CandidateFinder, ambiguous_message
 from pipeline.importing.compare import Action, FieldChange, field_changes, record_action
 from pipeline.importing.delete_missing import scan_stored
 from pipeline.importing.deletions import (
@@ -64,6 +65,7 @@ class PlanResult:
     fields_cleared: int = 0
     not_planned: int = 0  # rows import would not send (invalid, conflicts)
     skipped: int = 0  # contacts whose organization import could not find
+    ambiguous: int = 0  # contacts import would report ambiguous_match (--match), not send
     reads: LiveReads = field(default_factory=LiveReads)
     warnings: list[str] = field(default_factory=list)
 
@@ -157,6 +159,9 @@ class _Preview:
         ready = [op for op in linked if op is not None]
         known = known_ids(self.journal, scope, "contact")
         live = await reader.read("contact", [op.key for op in ready], known)
+        if self.options.match:
+            ready, matched = await self._match(ready, live, source_id, concurrency)
+            live = {**live, **matched}
         for op in ready:
             stored = live.get(op.key)
             self.result.add(op, stored, field_changes(op, stored, specs, labels=labels))
@@ -164,6 +169,46 @@ class _Preview:
             index = await scan_stored(self.client, present, source_id, self.options.division_id)
             self.result.add_deletions(plan_deletions(index, DeleteGuard.parse(self.options.max_delete)))
         return self.result
+
+    async def _match(
+        self, ops: list[Operation], live: Mapping[str, Any], source_id: str, concurrency: int
+    ) -> tuple[list[Operation], dict[str, Any]]:
+        """With --match, what import would do with each contact its ExternalId did not find: the stored
+        contact its email/phone leads to (as import's policy decides), or nothing (a create). Contacts
+        import would report ``ambiguous_match`` are left out, counted and named in the warnings."""
+        finder = CandidateFinder(
+            self.client,  # a dry run only looks up: it claims nothing
+            source_id,
+            self.options.division_id,
+            self.options.match,
+            self.options.match_policy,
+            concurrency,
+            dry_run=True,
+        )
+        unmatched = [op for op in ops if op.key not in live]
+        found = await asyncio.gather(*(finder.candidates(op.body["contact"], op.key) for op in unmatched))
+        matched: dict[str, Any] = {}
+        ambiguous: set[str] = set()
+        for op, candidates in zip(unmatched, found, strict=True):
+            if not candidates:
+                continue
+            if self.options.match_policy == "any":
+                # The API itself updates the first record any identifier finds.
+                matched[op.key] = candidates[0].record
+                continue
+            confirmed = finder.confirmed(candidates)
+            if len(confirmed) == 1:
+                matched[op.key] = confirmed[0].record
+            else:
+                ambiguous.add(op.key)
+                rows = ";".join(str(r) for r in op.source_rows)
+                message = ambiguous_message(candidates, len(confirmed))
+                warning = f"contact {op.key} (row {rows}) would be ambiguous_match: {message}"
+                self.result.warnings.append(warning)
+        self.result.ambiguous += len(ambiguous)
+        self.result.reads.requests["lookup"] += finder.lookups
+        self.result.reads.records["lookup"] += sum(len(c) for c in found)
+        return [op for op in ops if op.key not in ambiguous], matched
 
     def _link(
         self, op: Operation, live_orgs: Mapping[str, Any], defined: set[str], labels: dict[str, str]
