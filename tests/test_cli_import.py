@@ -26,6 +26,8 @@ def test_sandbox_import_of_the_samples_exits_0_and_writes_report_and_summary(tmp
             "Demo contact fields",
             "--report",
             str(report),
+            "--rate-limit",
+            "3000",
         ],
     )
     assert result.exit_code == 0, result.output

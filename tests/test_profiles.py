@@ -159,7 +159,7 @@ def test_profile_connection_and_source_reach_the_api(sb: Sandbox, tmp_path: Path
     config = _config(
         tmp_path / "c.toml",
         f'[profile.sb]\nclient_id = "{sb.client_id}"\nclient_secret_file = "sb.secret"\n'
-        'external_source = "From Profile"\ncontact_schema = "Demo contact fields"\n',
+        'external_source = "From Profile"\ncontact_schema = "Demo contact fields"\nrate_limit = 3000\n',
     )
     result = CliRunner().invoke(
         cli,

@@ -108,7 +108,7 @@ def _closed_url() -> str:
 
 def _import(tmp_path: Path, *extra: str) -> Any:
     args = ["import", str(SAMPLES / "contacts.csv"), "--journal", str(tmp_path / "journal.db")]
-    args += ["--contact-schema", "Demo contact fields", *extra]
+    args += ["--contact-schema", "Demo contact fields", "--rate-limit", "3000", *extra]
     return CliRunner(env=ENV).invoke(cli, args)
 
 
