@@ -241,3 +241,25 @@ def test_a_version_3_journal_is_read_by_a_dry_revert_and_upgraded_by_a_real_one(
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
         assert db.execute("SELECT run_id FROM reverts").fetchall() == [(2,)]
     assert ("contact", "C-4") not in _stored(sb)
+
+
+def test_runs_and_runs_show_mark_a_reverted_run(
+    sb: Sandbox, tmp_path: Path, changed: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """After a revert, `runs` marks the run reverted and `runs show` says when and what the revert did;
+    the run not reverted carries no mark."""
+    journal = ["--journal", str(tmp_path / "journal.db")]
+    assert "reverted" not in _cli(sb, "runs", *journal).output
+    assert _revert(sb, tmp_path, 2, "--yes").exit_code == 0
+    listed = _cli(sb, "runs", *journal).output.splitlines()
+    (second,) = [line for line in listed if line.split()[:1] == ["2"]]
+    (first,) = [line for line in listed if line.split()[:1] == ["1"]]
+    assert "(reverted 20" in second
+    assert "reverted" not in first
+    shown = _cli(sb, "runs", *journal, "show", "2").output
+    (line,) = [x for x in shown.splitlines() if x.startswith("reverted")]
+    assert "delete 2 done" in line
+    assert "restore" in line
+    assert not any(
+        x.startswith("reverted") for x in _cli(sb, "runs", *journal, "show", "1").output.splitlines()
+    )

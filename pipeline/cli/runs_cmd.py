@@ -12,6 +12,7 @@ from click.core import ParameterSource
 
 from pipeline.cli.connection import api_options, memory, rate_limit_option, sandbox_options, target
 from pipeline.cli.html_option import html_option, write_page
+from pipeline.journal.images import Reverted, reverted, reverted_runs
 from pipeline.journal.lock import lock_is_free
 from pipeline.journal.run import resume_command
 from pipeline.journal.store import DEFAULT_JOURNAL, Journal, RunInfo, RunState
@@ -72,6 +73,18 @@ def _deletions(run: RunInfo) -> list[str]:
     return [f"deletions    {', '.join(parts) or 'none'} ({deletions.get('file') or '-'})"]
 
 
+def _reverted(undone: Reverted | None) -> list[str]:
+    """``runs revert``'s line: when the run was undone and what the revert did."""
+    if undone is None:
+        return []
+    done = "; ".join(
+        f"{action} " + ", ".join(f"{n} {status}" for status, n in sorted(tally.items()))
+        for action, tally in sorted(undone.counts.items())
+        if action != "none" and isinstance(tally, dict)
+    )
+    return [f"reverted     {undone.reverted_at}" + (f" ({done})" if done else "")]
+
+
 def _rows(run: RunInfo) -> str:
     rows = (run.counts or {}).get("rows")
     if not rows:
@@ -103,12 +116,15 @@ def runs(ctx: click.Context, journal: Path) -> None:
     db, live = _open(journal)
     with db:
         recorded = db.runs()
+        undone = reverted_runs(db)
     if not recorded:
         click.echo(f"No runs in {journal}.")
         return
     click.echo(f"{'run':>4}  {'started':<25}  {'state':<11}  {'rows':<12}  input / records")
     for run in recorded:
         mode = " (dry run)" if run.dry_run else ""
+        if run.id in undone:
+            mode += f" (reverted {undone[run.id].reverted_at})"
         click.echo(
             f"{run.id:>4}  {run.started_at:<25}  {_state(run, live):<11}  {_rows(run):<12}  "
             f"{run.input_path}{mode}"
@@ -141,6 +157,7 @@ def show(journal: Path, run_id: int, journal_override: Path | None, html: Path |
     with db:
         run = db.run(run_id)
         batches = db.batches(run_id) if run else 0
+        undone = reverted(db, run_id)
         page = journal_run_report(db, run, html) if run is not None and html is not None else None
     if run is None:
         raise click.ClickException(f"no run {run_id} in {journal} (see `contacts-pipeline runs`)")
@@ -158,6 +175,7 @@ def show(journal: Path, run_id: int, journal_override: Path | None, html: Path |
         f"contacts     {_records(run, 'contact')}",
         f"rows         {_rows(run)}",
         *_deletions(run),
+        *_reverted(undone),
         f"options      {json.dumps(run.options.get('import', {}), sort_keys=True)}",
         f"report       {run.report_path or '(not written yet)'}",
     ]

@@ -106,6 +106,12 @@ def reverted(journal: Journal, run_id: int) -> Reverted | None:
     return Reverted(run_id, rows[0][0], json.loads(rows[0][1]))
 
 
+def reverted_runs(journal: Journal) -> dict[int, Reverted]:
+    """Every run ``runs revert`` undid, by run id (none in a journal older than reverts)."""
+    rows = journal.read("SELECT run_id, reverted_at, counts FROM reverts")
+    return {int(r[0]): Reverted(int(r[0]), r[1], json.loads(r[2])) for r in rows}
+
+
 def mark_reverted(
     journal: Journal, run_id: int, counts: Mapping[str, Any], deleted: Iterable[str], restored: Iterable[str]
 ) -> None:
