@@ -14,6 +14,15 @@ Kind = Literal["contacts", "organizations"]
 KINDS: tuple[Kind, ...] = ("contacts", "organizations")
 
 
+def external_id_identifier(source_id: str, value: str, division_id: str | None = None) -> dict[str, Any]:
+    """The ExternalId identifier naming a record by its key in an external source: what bulk enrich
+    matches on and what a lookup asks for (with ``division_id``, a lookup restricted to that division)."""
+    identifier: dict[str, Any] = {"type": "ExternalId", "value": value, "externalSource": {"id": source_id}}
+    if division_id:
+        identifier["division"] = {"id": division_id}
+    return identifier
+
+
 @dataclass(frozen=True)
 class EntityError:
     """Why one operation of a bulk request failed; ``retryable`` is the server's own verdict."""

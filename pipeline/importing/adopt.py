@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pipeline.errors import ApiError, TerminalApiError
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.genesys.models import external_id_identifier
 from pipeline.importing.candidates import CandidateFinder, ambiguous_message
 from pipeline.importing.matching import fold
 from pipeline.importing.plan import Kind, Operation, link_organization
@@ -61,7 +62,7 @@ class Adopter:
     _organizations: dict[str, list[dict[str, Any]]] | None = field(default=None)
 
     def external_id(self, key: str) -> dict[str, Any]:
-        return {"type": "ExternalId", "value": key, "externalSource": {"id": self.options.source_id}}
+        return external_id_identifier(self.options.source_id, key)
 
     async def adopt(self, op: Operation, genesys_id: str | None) -> Adoption:
         """Find the record ``op`` stands for and (with ``apply``) make it this source's."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError
-from pipeline.genesys.models import Kind
+from pipeline.genesys.models import Kind, external_id_identifier
 from pipeline.importing.matching import MatchPolicy, Person, Verdict, compare, confirms, lookup_identifiers
 from pipeline.importing.plan import Operation
 from pipeline.outcomes import Outcome, Status
@@ -89,7 +89,7 @@ class CandidateFinder:
         return found if found and found.get("id") else None
 
     def external_id(self, key: str) -> dict[str, Any]:
-        return {"type": "ExternalId", "value": key, "externalSource": {"id": self.source_id}}
+        return external_id_identifier(self.source_id, key)
 
     async def candidates(self, contact: Mapping[str, Any], key: str) -> list[Candidate]:
         """The distinct stored contacts holding one of the contact's emails/phones, compared with it."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from pipeline.genesys.client import GenesysClient
+from pipeline.genesys.models import external_id_identifier
 from pipeline.importing.journal_settle import Settle
 from pipeline.importing.plan import Operation, link_organization
 from pipeline.importing.push import skipped
@@ -95,13 +95,7 @@ class ExistingOrganizations:
         gate = asyncio.Semaphore(max(1, self.concurrency))
 
         async def lookup(key: str) -> None:
-            identifier: dict[str, Any] = {
-                "type": "ExternalId",
-                "value": key,
-                "externalSource": {"id": self.source_id},
-            }
-            if self.division_id:
-                identifier["division"] = {"id": self.division_id}
+            identifier = external_id_identifier(self.source_id, key, self.division_id)
             async with gate:
                 found = await self.client.lookup_identifier("organizations", identifier)
             self.ids[key] = str(found["id"]) if found and found.get("id") else None

@@ -23,6 +23,7 @@ from typing import Any
 from pipeline.exporting.layout import external_id
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.models import Kind as ApiKind
+from pipeline.genesys.models import external_id_identifier
 from pipeline.genesys.scanning import Scanner
 from pipeline.importing.plan import Kind
 
@@ -114,13 +115,7 @@ class LiveReader:
         found: dict[str, dict[str, Any]] = {}
 
         async def lookup(key: str) -> None:
-            identifier: dict[str, Any] = {
-                "type": "ExternalId",
-                "value": key,
-                "externalSource": {"id": self.source_id},
-            }
-            if self.division_id:
-                identifier["division"] = {"id": self.division_id}
+            identifier = external_id_identifier(self.source_id, key, self.division_id)
             async with gate:
                 record = await self.client.lookup_identifier(_api(kind), identifier)
             if record is not None:

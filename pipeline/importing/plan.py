@@ -19,6 +19,7 @@ from typing import Any, Literal
 import polars as pl
 
 from pipeline.fields import CONTACT_KEY, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
+from pipeline.genesys.models import external_id_identifier
 
 Kind = Literal["contact", "organization"]
 # What an empty cell of a column the file has does to the stored field: nothing (keep), or clear it.
@@ -237,15 +238,11 @@ def _external_id(source_id: str, value: str) -> dict[str, Any]:
     return {"externalSource": {"id": source_id}, "value": value}
 
 
-def _identifier(source_id: str, value: str) -> dict[str, Any]:
-    return {"type": "ExternalId", "value": value, "externalSource": {"id": source_id}}
-
-
 def _common(key: str, options: PlanOptions, ruled: Sequence[_Slot] = ()) -> dict[str, Any]:
     body: dict[str, Any] = {"id": key, "action": options.action}
     if options.division_id:
         body["division"] = {"id": options.division_id}
-    body["matchingIdentifiers"] = [_identifier(options.external_source_id, key)]
+    body["matchingIdentifiers"] = [external_id_identifier(options.external_source_id, key)]
     if ruled:
         # Per field, so the default (PreferProvided: null keeps the stored value) holds for every other one.
         body["fieldRules"] = {"rules": [slot.rule for slot in ruled]}

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from pipeline.genesys.models import external_id_identifier
 from pipeline.importing.plan import provided_wins
 from pipeline.journal.images import BeforeImage, RunRecord
 from pipeline.outcomes import Status
@@ -115,7 +116,7 @@ def restore_operation(image: BeforeImage, stored: Mapping[str, Any]) -> tuple[di
             _put(record, path, None)  # filled by the run: null under AlwaysUseProvided clears it
     if "customFields" in record and "schema" not in record and "schema" in now:
         record["schema"] = now["schema"]  # custom fields the run added are cleared under its schema
-    identifier = {"type": "ExternalId", "value": image.key, "externalSource": {"id": image.source_id}}
+    identifier = external_id_identifier(image.source_id, image.key)
     body: dict[str, Any] = {"id": image.key, "action": "Update"}
     division = _ref(image.body.get("division"))
     if division:
