@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -21,8 +21,8 @@ from pipeline.cli.summary import render_import_summary
 from pipeline.files import check_outputs
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.job import ImportOptions, Progress, import_file
-from pipeline.importing.matching import MATCH_POLICIES, MatchPolicy
-from pipeline.importing.plan import BLANKS_MODES, Blanks
+from pipeline.importing.matching import MATCH_POLICIES
+from pipeline.importing.plan import BLANKS_MODES
 from pipeline.journal.run import Resume
 from pipeline.journal.store import Journal
 from pipeline.prepare.stage import PrepareOptions
@@ -111,61 +111,48 @@ _SEND_OPTIONS = {
         "lookup per record; the journal then holds record contents (personal data).",
     ),
 }
-# The options that say what records become and where (not how they are sent): `plan` takes these.
-TARGET_OPTIONS = [
-    _SEND_OPTIONS[name]
-    for name in ("external-source", "division", "contact-schema", "organization-schema", "match",
-                 "match-policy", "blanks", "delete-missing", "max-delete")
-]  # fmt: skip
 
 
-def import_options(command: F) -> F:
-    """The options that shape what is sent, handed to ``command`` as one ``options=ImportOptions(...)``."""
+def _param_name(option: Callable[[Any], Any]) -> str:
+    """The Python name click gives an option's value (``--division`` -> ``division_id``)."""
 
-    @functools.wraps(command)
-    def with_options(
-        *args: Any,
-        external_source: str,
-        create_source: bool,
-        division_id: str | None,
-        contact_schema: str | None,
-        organization_schema: str | None,
-        match: str | None,
-        match_policy: MatchPolicy,
-        concurrency: int | None,
-        dry_run: bool,
-        full: bool,
-        blanks: Blanks,
-        compare_live: bool,
-        delete_missing: bool,
-        max_delete: str,
-        save_before: bool,
-        **kwargs: Any,
-    ) -> Any:
-        options = ImportOptions(
-            external_source=external_source,
-            create_source=create_source,
-            division_id=division_id,
-            contact_schema=contact_schema,
-            organization_schema=organization_schema,
-            match=_match(match),
-            match_policy=match_policy,
-            concurrency=concurrency,
-            dry_run=dry_run,
-            full=full,
-            blanks=blanks,
-            compare_live=compare_live,
-            delete_missing=delete_missing,
-            max_delete=max_delete,
-            save_before=save_before,
-        )
-        return command(*args, options=options, **kwargs)
+    def probe() -> None: ...
 
-    # Applied bottom-up, as stacked decorators would be, so --help lists them in the order above.
-    wrapped: Callable[..., Any] = with_options
-    for option in reversed(_SEND_OPTIONS.values()):
-        wrapped = option(wrapped)
-    return wrapped  # type: ignore[return-value]
+    option(probe)
+    return str(probe.__click_params__[-1].name)  # type: ignore[attr-defined]
+
+
+def _bundled(names: Sequence[str]) -> Callable[[F], F]:
+    """A decorator adding the options ``names`` (in that --help order) and handing their values to the
+    command as one ``options=ImportOptions(...)``: each option's value is the ImportOptions field of the
+    same name; the fields not offered keep their defaults."""
+    chosen = [_SEND_OPTIONS[name] for name in names]
+    params = [_param_name(option) for option in chosen]
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def with_options(*args: Any, **kwargs: Any) -> Any:
+            values = {param: kwargs.pop(param) for param in params}
+            if "match" in values:
+                values["match"] = _match(values["match"])
+            return command(*args, options=ImportOptions(**values), **kwargs)
+
+        # Applied bottom-up, as stacked decorators would be, so --help lists them in the given order.
+        wrapped: Callable[..., Any] = with_options
+        for option in reversed(chosen):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+# Everything that shapes what import sends.
+import_options = _bundled(list(_SEND_OPTIONS))
+# What records become and where (not how they are sent): what `plan` takes.
+target_options = _bundled(
+    ["external-source", "division", "contact-schema", "organization-schema", "match", "match-policy",
+     "blanks", "delete-missing", "max-delete"]
+)  # fmt: skip
 
 
 def _render(result: ImportResult, journal: Path) -> None:

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
-from pipeline.cli.import_cmd import TARGET_OPTIONS, _match, _memory
+from pipeline.cli.import_cmd import _memory, target_options
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.cli.runs_cmd import journal_option
 from pipeline.files import check_outputs
 from pipeline.importing.job import ImportOptions
-from pipeline.importing.matching import MatchPolicy
-from pipeline.importing.plan import Blanks
 from pipeline.importing.plan_output import summary_lines, write_diff, write_html
 from pipeline.importing.preview import PlanResult, plan_file
 from pipeline.prepare.stage import PrepareOptions
 
 DEFAULT_OUT = Path("out/plan.csv")
-
-
-def _target_options(command: Any) -> Any:
-    for option in reversed(TARGET_OPTIONS):
-        command = option(command)
-    return command
 
 
 @click.command("plan")
@@ -45,7 +36,7 @@ def _target_options(command: Any) -> Any:
 )
 @prepare_options
 @api_options
-@_target_options
+@target_options
 @rate_limit_option
 @sandbox_options
 @journal_option
@@ -57,15 +48,7 @@ def plan(
     region: str | None,
     base_url: str | None,
     client_id: str | None,
-    external_source: str,
-    division_id: str | None,
-    contact_schema: str | None,
-    organization_schema: str | None,
-    match: str | None,
-    match_policy: MatchPolicy,
-    blanks: Blanks,
-    delete_missing: bool,
-    max_delete: str,
+    options: ImportOptions,
     rate_limit: int,
     sandbox: bool,
     sandbox_state: Path | None,
@@ -89,10 +72,6 @@ def plan(
     Exit codes: 0 the plan was written; 2 usage, input or configuration error; 3 the target could not be
     read (e.g. authentication failed); 130 interrupted by Ctrl-C.
     """
-    options = _plan_options(
-        external_source, division_id, contact_schema, organization_schema, match, match_policy, blanks,
-        delete_missing, max_delete,
-    )  # fmt: skip
     check_outputs(
         {"--out": out, "--html": html_path},
         {"the input file": file, "--mapping": prepare.mapping, "the journal": journal},
@@ -110,31 +89,6 @@ def plan(
             file, settings, options, prepare=prepare, journal=journal, **_memory(sandbox, sandbox_state)
         )
     _write_and_show(result, file, out, html_path)
-
-
-def _plan_options(
-    external_source: str,
-    division_id: str | None,
-    contact_schema: str | None,
-    organization_schema: str | None,
-    match: str | None,
-    match_policy: MatchPolicy,
-    blanks: Blanks,
-    delete_missing: bool,
-    max_delete: str,
-) -> ImportOptions:
-    """The import options a plan means (checked before any file is read); the rest keep their defaults."""
-    return ImportOptions(
-        external_source=external_source,
-        division_id=division_id,
-        contact_schema=contact_schema,
-        organization_schema=organization_schema,
-        match=_match(match),
-        match_policy=match_policy,
-        blanks=blanks,
-        delete_missing=delete_missing,
-        max_delete=max_delete,
-    )
 
 
 def _write_and_show(result: PlanResult, file: Path, out: Path, html_path: Path | None) -> None:
