@@ -1,0 +1,210 @@
+"""Read a CSV file a run of records at a time, holding one chunk in memory instead of the whole file.
+
+The chunks together are exactly :func:`pipeline.prepare.read.read_table`'s frame: the same rows, row
+numbers, column names and nulls, the same warnings and, for a file with one kind of problem, the same error.
+
+How
+    The whole-file checks that are byte passes (encoding, NUL bytes, damaged UTF-8, the header, bare
+    carriage returns) run in :func:`open_stream`, before any chunk is served, so most bad files fail before
+    any work. The UTF-8 text is then cut at record ends the way polars cuts it (a LF ends a record iff an even
+    number of ``"`` precede it, see :func:`.records.record_end`), so a quoted cell with line breaks is never
+    split. Each run of records is parsed by polars from bytes, after the lines up to the header, so polars
+    sees what it sees in the whole file; row numbers carry on from chunk to chunk, and the checks of
+    :mod:`.csv_checks` run on every chunk. Warnings that count over the whole file (empty extra fields,
+    columns without a header) are added once the last chunk is read.
+
+Chunk size
+    A chunk is cut at the first record end after ``rows`` times the average record size seen so far, so it
+    holds about ``rows`` rows (at least one record; fewer rows when blank lines are dropped).
+
+Where this reader differs from ``read_table``
+    A file with two different problems in different chunks (a row with another delimiter in one chunk and
+    data under a blank header in a later one) is refused naming the problem met first, which may not be the
+    one ``read_table`` names. Problems found in a later chunk are raised after the earlier chunks were
+    served.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from pipeline.errors import UnreadableFileError
+from pipeline.prepare.csv_checks import (
+    CsvText,
+    ignored_column_warning,
+    number_rows,
+    parse,
+    ragged_warning,
+    reject_data_without_header,
+    reject_other_delimiter_rows,
+)
+from pipeline.prepare.header import BLANK_HEADER, STALE_SOURCE_ROW, Header, column_name
+from pipeline.prepare.read import (
+    STALE_SOURCE_ROW_WARNING,
+    RawTable,
+    is_report,
+    no_data_rows,
+    open_csv,
+    read_regular_file,
+)
+from pipeline.prepare.records import record_end
+from pipeline.prepare.sniff import is_workbook_file, regular_file
+
+READ_BYTES = 1 << 22
+# Enough records to estimate the size of one before the first chunk is cut.
+SAMPLE_BYTES = 1 << 16
+
+
+@dataclass
+class CsvStream:
+    """A CSV file being read chunk by chunk (see :class:`pipeline.prepare.chunks.TableChunks`)."""
+
+    headers: tuple[str, ...]
+    encoding: str
+    delimiter: str
+    chunks: Iterator[pl.DataFrame]
+    # Complete once ``chunks`` is exhausted.
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_stream(path: Path, encoding: str | None, sheet: str | int | None, rows: int) -> CsvStream | RawTable:
+    """``path`` opened to be read ``rows`` rows at a time, or read whole when it is not a plain CSV file.
+
+    A workbook and a reconciliation file fed back as input come back as a :class:`RawTable`: Excel caps a
+    sheet at 1,048,576 rows, and a report fed back needs its outcome columns split off (``previous``).
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="contacts-pipeline-read-"))
+    streaming = False
+    try:
+        data = regular_file(path, scratch)
+        if sheet is not None or is_workbook_file(data, path):
+            return read_regular_file(path, data, scratch, encoding, sheet)
+        warnings: list[str] = []
+        decoded, header = open_csv(path, data, scratch, encoding, warnings)
+        names = [column_name(name, i) for i, name in enumerate(header.names, start=1)]
+        if is_report(names):
+            return read_regular_file(path, data, scratch, encoding, sheet)
+        reader = _ChunkReader(CsvText.whole(decoded.source, header, path), rows, warnings)
+        chunks = reader.chunks()
+        # The scratch folder (a transcoded copy) goes once the chunks are read, or when they are dropped.
+        reader.cleanup = weakref.finalize(chunks, shutil.rmtree, scratch, ignore_errors=True)
+        streaming = True
+    finally:
+        if not streaming:
+            shutil.rmtree(scratch, ignore_errors=True)
+    headers = tuple(n for n in names if not _dropped(n))
+    return CsvStream(headers, decoded.encoding, header.delimiter, chunks, warnings)
+
+
+def _dropped(name: str) -> bool:
+    """Whether a column is left out of the chunks: a blank header, or a ``source_row`` of another run."""
+    return name.startswith(BLANK_HEADER) or name == STALE_SOURCE_ROW
+
+
+class _ChunkReader:
+    """The state carried from chunk to chunk: the next row number and what the warnings count."""
+
+    def __init__(self, whole: CsvText, rows: int, warnings: list[str]) -> None:
+        self.whole = whole
+        self.rows = rows
+        self.warnings = warnings
+        self.next_row = whole.first_row
+        self.extra: int | None = None
+        self.served = 0
+        self.cleanup: Callable[[], object] = lambda: None
+
+    @property
+    def header(self) -> Header:
+        return self.whole.header
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        try:
+            source = self.whole.source
+            assert isinstance(source, Path)
+            with source.open("rb") as f:
+                prefix, start = _lines_to_header(f, self.header)
+                for piece in _record_runs(f, start, self.rows):
+                    frame = self._frame(prefix + piece)
+                    if frame.height:
+                        self.served += frame.height
+                        yield frame
+            self._finish()
+        finally:
+            self.cleanup()
+
+    def _frame(self, text_bytes: bytes) -> pl.DataFrame:
+        """One chunk through the checks :func:`read_table` runs on the whole file, in the same order."""
+        text = CsvText(text_bytes, self.header, self.whole.path, self.next_row)
+        frame, extra = parse(text, self.whole)
+        if extra is not None:
+            self.extra = (self.extra or 0) + extra
+        records = frame.height
+        frame = number_rows(frame, text)
+        reject_other_delimiter_rows(frame, text)
+        reject_data_without_header(frame, self.whole.path)
+        self.next_row += records
+        return frame.drop([c for c in frame.columns if _dropped(c)])
+
+    def _finish(self) -> None:
+        names = [column_name(name, i) for i, name in enumerate(self.header.names, start=1)]
+        if self.extra is not None:
+            self.warnings.append(ragged_warning(self.extra))
+        self.warnings.extend(ignored_column_warning(n) for n in names if n.startswith(BLANK_HEADER))
+        if STALE_SOURCE_ROW in names:
+            self.warnings.append(STALE_SOURCE_ROW_WARNING)
+        if self.served == 0:
+            raise UnreadableFileError(no_data_rows(self.whole.path))
+
+
+def _lines_to_header(f: BinaryIO, header: Header) -> tuple[bytes, int]:
+    """The bytes up to and including the header record, and the offset where the data records start."""
+    buffer = bytearray()
+    pos = quotes = 0
+    start = 0
+    for _ in range(header.skip_lines + header.leading_blank_lines + 1):
+        while True:
+            end, pos, quotes = record_end(buffer, pos, quotes, start)
+            if end >= 0 or not (more := f.read(READ_BYTES)):
+                break
+            buffer += more
+        if end < 0:
+            return bytes(buffer), len(buffer)  # the header is the last record: there are no data rows
+        start, pos, quotes = end, end, 0
+    return bytes(buffer[:start]), start
+
+
+def _record_runs(f: BinaryIO, start: int, rows: int) -> Iterator[bytes]:
+    """The file's bytes from ``start`` on, in runs of about ``rows`` whole records; at least one run."""
+    f.seek(start)
+    buffer = bytearray(f.read(SAMPLE_BYTES))
+    size = len(buffer) / max(1, buffer.count(b"\n"))
+    done_bytes = done_records = 0
+    pos = quotes = 0
+    served = False
+    while True:
+        want = max(1, int(rows * size))
+        while True:
+            end, pos, quotes = record_end(buffer, pos, quotes, want - 1)
+            if end >= 0 or not (more := f.read(max(READ_BYTES, want - len(buffer)))):
+                break
+            buffer += more
+        if end < 0:
+            if buffer or not served:
+                yield bytes(buffer)
+            return
+        piece = bytes(buffer[:end])
+        del buffer[:end]
+        pos, quotes = 0, 0
+        served = True
+        yield piece
+        done_bytes += len(piece)
+        done_records += max(1, piece.count(b"\n"))
+        size = done_bytes / done_records
