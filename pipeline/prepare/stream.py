@@ -39,6 +39,7 @@ import polars as pl
 from pipeline.errors import UnreadableFileError
 from pipeline.prepare.csv_checks import (
     CsvText,
+    count_empty_extra_fields,
     ignored_column_warning,
     number_rows,
     parse,
@@ -144,6 +145,10 @@ class _ChunkReader:
         """One chunk through the checks :func:`read_table` runs on the whole file, in the same order."""
         text = CsvText(text_bytes, self.header, self.whole.path, self.next_row)
         frame, extra = parse(text, self.whole)
+        if extra is None and self.extra is not None and not text_bytes.endswith(b"\n"):
+            # polars takes extra fields silently on a last record without a line end, unless another
+            # row made it count them all: in the whole file, an earlier chunk's row did.
+            extra = count_empty_extra_fields(text)
         if extra is not None:
             self.extra = (self.extra or 0) + extra
         records = frame.height
