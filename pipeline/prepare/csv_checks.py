@@ -196,13 +196,18 @@ def number_rows(frame: pl.DataFrame, text: CsvText) -> pl.DataFrame:
     """
     columns = frame.columns
     first = text.first_row
-    numbered = frame.with_columns(pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias(SOURCE_ROW))
+    numbered = frame.clone()  # shares the columns; the row numbers go in front without reordering a copy
+    numbered.insert_column(
+        0, pl.int_range(first, first + frame.height, dtype=pl.Int64, eager=True).alias(SOURCE_ROW)
+    )
     # Cheap first: only rows whose first cell is empty can be blank lines; the wide check runs on those.
-    candidates = numbered.filter(pl.col(columns[0]).is_null())
-    if candidates.height:
-        candidates = candidates.filter(pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    first_empty = frame.get_column(columns[0]).is_null()
+    if not first_empty.any():
+        return numbered
+    candidates = numbered.filter(first_empty)
+    candidates = candidates.filter(pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
     if candidates.height == 0:
-        return numbered.select(SOURCE_ROW, *columns)
+        return numbered
     blank, records = text.blank_records()
     header = text.header
     offset = header.skip_lines + header.leading_blank_lines  # record index of the header
@@ -212,7 +217,7 @@ def number_rows(frame: pl.DataFrame, text: CsvText) -> pl.DataFrame:
             f"records, {frame.height + 1} rows parsed); please report this file"
         )
     blank_rows = [row for row in candidates.get_column(SOURCE_ROW) if row - first + offset + 1 in blank]
-    return numbered.filter(~pl.col(SOURCE_ROW).is_in(blank_rows)).select(SOURCE_ROW, *columns)
+    return numbered.filter(~pl.col(SOURCE_ROW).is_in(blank_rows))
 
 
 def reject_other_delimiter_rows(frame: pl.DataFrame, text: CsvText) -> None:

@@ -120,6 +120,8 @@ class _ChunkReader:
         self.next_row = whole.first_row
         self.extra: int | None = None
         self.served = 0
+        self.records_read = 0
+        self.bytes_read = 0
         self.cleanup: Callable[[], object] = lambda: None
 
     @property
@@ -132,8 +134,10 @@ class _ChunkReader:
             assert isinstance(source, Path)
             with source.open("rb") as f:
                 prefix, start = _lines_to_header(f, self.header)
-                for piece in _record_runs(f, start, self.rows):
-                    frame = self._frame(prefix + piece)
+                runs = _RecordRuns(f, start, prefix)
+                while (text := runs.next(self._run_bytes(runs.sampled))) is not None:
+                    frame = self._frame(text, len(text) - len(prefix))
+                    del text  # not alive while the caller works on the frame
                     if frame.height:
                         self.served += frame.height
                         yield frame
@@ -141,7 +145,12 @@ class _ChunkReader:
         finally:
             self.cleanup()
 
-    def _frame(self, text_bytes: bytes) -> pl.DataFrame:
+    def _run_bytes(self, sampled: float) -> int:
+        """How many bytes make about ``rows`` records: measured on the chunks read, or on a sample."""
+        size = self.bytes_read / self.records_read if self.records_read else sampled
+        return max(1, int(self.rows * size))
+
+    def _frame(self, text_bytes: bytes, run_bytes: int) -> pl.DataFrame:
         """One chunk through the checks :func:`read_table` runs on the whole file, in the same order."""
         text = CsvText(text_bytes, self.header, self.whole.path, self.next_row)
         frame, extra = parse(text, self.whole)
@@ -156,6 +165,8 @@ class _ChunkReader:
         reject_other_delimiter_rows(frame, text)
         reject_data_without_header(frame, self.whole.path)
         self.next_row += records
+        self.records_read += records
+        self.bytes_read += run_bytes
         return frame.drop([c for c in frame.columns if _dropped(c)])
 
     def _finish(self) -> None:
@@ -186,30 +197,49 @@ def _lines_to_header(f: BinaryIO, header: Header) -> tuple[bytes, int]:
     return bytes(buffer[:start]), start
 
 
-def _record_runs(f: BinaryIO, start: int, rows: int) -> Iterator[bytes]:
-    """The file's bytes from ``start`` on, in runs of about ``rows`` whole records; at least one run."""
-    f.seek(start)
-    buffer = bytearray(f.read(SAMPLE_BYTES))
-    size = len(buffer) / max(1, buffer.count(b"\n"))
-    done_bytes = done_records = 0
-    pos = quotes = 0
-    served = False
-    while True:
-        want = max(1, int(rows * size))
+class _RecordRuns:
+    """The file from a record start on, taken a run of whole records at a time, each after ``prefix``.
+
+    Not a generator on purpose: a suspended generator would keep its last run alive while the caller
+    works on the frame parsed from it.
+    """
+
+    def __init__(self, f: BinaryIO, start: int, prefix: bytes) -> None:
+        f.seek(start)
+        self.f = f
+        self.prefix = prefix
+        self.buffer = bytearray(f.read(SAMPLE_BYTES))
+        # The average record size of a sample, until runs have been parsed.
+        self.sampled = len(self.buffer) / max(1, self.buffer.count(b"\n"))
+        self.started = self.ended = False
+
+    def next(self, want: int) -> bytes | None:
+        """``prefix`` and the next records up to the first record end at or after ``want`` bytes."""
+        if self.ended:
+            return None
+        buffer, pos, quotes = self.buffer, 0, 0
         while True:
             end, pos, quotes = record_end(buffer, pos, quotes, want - 1)
-            if end >= 0 or not (more := f.read(max(READ_BYTES, want - len(buffer)))):
+            if end >= 0 or not _read_into(self.f, buffer, max(READ_BYTES, want - len(buffer))):
                 break
-            buffer += more
         if end < 0:
-            if buffer or not served:
-                yield bytes(buffer)
-            return
-        piece = bytes(buffer[:end])
-        del buffer[:end]
-        pos, quotes = 0, 0
-        served = True
-        yield piece
-        done_bytes += len(piece)
-        done_records += max(1, piece.count(b"\n"))
-        size = done_bytes / done_records
+            self.ended = True
+            if buffer or not self.started:
+                return self.prefix + buffer  # the last records (or none at all: a header only)
+            return None
+        self.started = True
+        with memoryview(buffer) as view:
+            # One copy of the run with the lines polars needs before it; the large buffer is let go.
+            text = self.prefix + view[:end]
+            self.buffer = bytearray(view[end:])
+        return text
+
+
+def _read_into(f: BinaryIO, buffer: bytearray, size: int) -> int:
+    """Append up to ``size`` bytes of ``f`` to ``buffer`` without a second copy; how many were read."""
+    start = len(buffer)
+    buffer += bytes(size)  # calloc'd zeros: the pages are touched once, by the copy into the buffer
+    with memoryview(buffer) as view:
+        read = f.readinto(view[start:]) or 0  # type: ignore[attr-defined]
+    del buffer[start + read :]
+    return read
