@@ -200,46 +200,42 @@ def _lines_to_header(f: BinaryIO, header: Header) -> tuple[bytes, int]:
 class _RecordRuns:
     """The file from a record start on, taken a run of whole records at a time, each after ``prefix``.
 
-    Not a generator on purpose: a suspended generator would keep its last run alive while the caller
-    works on the frame parsed from it.
+    The file is read in blocks that are scanned for the cut while they are fresh in the cache, then joined
+    once into the run polars parses. Not a generator on purpose: a suspended generator would keep its last
+    run alive while the caller works on the frame parsed from it.
     """
 
     def __init__(self, f: BinaryIO, start: int, prefix: bytes) -> None:
         f.seek(start)
         self.f = f
         self.prefix = prefix
-        self.buffer = bytearray(f.read(SAMPLE_BYTES))
+        # The rest of the last block read: the start of the next run.
+        self.block = f.read(READ_BYTES)
+        self.offset = 0
+        sample = self.block[:SAMPLE_BYTES]
         # The average record size of a sample, until runs have been parsed.
-        self.sampled = len(self.buffer) / max(1, self.buffer.count(b"\n"))
+        self.sampled = len(sample) / max(1, sample.count(b"\n"))
         self.started = self.ended = False
 
     def next(self, want: int) -> bytes | None:
         """``prefix`` and the next records up to the first record end at or after ``want`` bytes."""
         if self.ended:
             return None
-        buffer, pos, quotes = self.buffer, 0, 0
+        parts: list[bytes | memoryview] = [self.prefix]
+        block, start, base, quotes = self.block, self.offset, 0, 0
         while True:
-            end, pos, quotes = record_end(buffer, pos, quotes, want - 1)
-            if end >= 0 or not _read_into(self.f, buffer, max(READ_BYTES, want - len(buffer))):
+            at_least = max(start, start + want - 1 - base)
+            end, _, quotes = record_end(block, start, quotes, at_least)
+            if end >= 0:
+                parts.append(memoryview(block)[start:end])
+                self.block, self.offset, self.started = block, end, True
+                return b"".join(parts)
+            parts.append(memoryview(block)[start:])
+            base += len(block) - start
+            block, start = self.f.read(READ_BYTES), 0
+            if not block:
                 break
-        if end < 0:
-            self.ended = True
-            if buffer or not self.started:
-                return self.prefix + buffer  # the last records (or none at all: a header only)
-            return None
-        self.started = True
-        with memoryview(buffer) as view:
-            # One copy of the run with the lines polars needs before it; the large buffer is let go.
-            text = self.prefix + view[:end]
-            self.buffer = bytearray(view[end:])
-        return text
-
-
-def _read_into(f: BinaryIO, buffer: bytearray, size: int) -> int:
-    """Append up to ``size`` bytes of ``f`` to ``buffer`` without a second copy; how many were read."""
-    start = len(buffer)
-    buffer += bytes(size)  # calloc'd zeros: the pages are touched once, by the copy into the buffer
-    with memoryview(buffer) as view:
-        read = f.readinto(view[start:]) or 0  # type: ignore[attr-defined]
-    del buffer[start + read :]
-    return read
+        self.ended = True
+        if base or not self.started:
+            return b"".join(parts)  # the last records (or none at all: a header only)
+        return None
