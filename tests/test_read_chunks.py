@@ -113,6 +113,18 @@ HOSTILE: dict[str, bytes] = {
     "other_delimiter_row_late": f"{HEADER}\nC-1,A,B,A-1,N\nC-2,A,B,A-1,N\nC-3;A;B;A-1;N\n".encode(),
     "missing_closing_quote": f'{HEADER}\nC-1,A,B,A-1,N\nC-2,"A,B,A-1,N\nC-3,A,B,A-1,N\n'.encode(),
     "stray_quote_mid_file": f'{HEADER}\nC-1,A,B,A-1,N\nC-2,O"Brien,B,A-1,N\nC-3,A,B,A-1,N\n'.encode(),
+    "two_blank_columns_the_left_one_filled_late": (
+        b"Contact ID,,Account ID,\nC-1,,A-1,x\nC-2,,A-1,\nC-3,,A-1,\nC-4,y,A-1,\n"
+    ),
+    "tab_row_early_semicolon_row_late": (
+        f"{HEADER}\nC-1\tA\tB\tA-1\tN\nC-2,A,B,A-1,N\nC-3,A,B,A-1,N\nC-4;A;B;A-1;N\n".encode()
+    ),
+    "other_delimiter_early_extra_data_late": (
+        f"{HEADER}\nC-1;A;B;A-1;N\nC-2,A,B,A-1,N\nC-3,A,B,A-1,N\nC-4,A,B,A-1,N,data\n".encode()
+    ),
+    "blank_column_data_early_other_delimiter_late": (
+        b"Contact ID,,Account ID\nC-1,x,A-1\nC-2,,A-1\nC-3,,A-1\nC-4;;A-1\n"
+    ),
     "previous_source_row_column": b"source_row,Contact ID,Account ID\n7,C-1,A-1\n9,C-2,A-1\n",
     "header_then_blank_lines_only": f"{HEADER}\n\n\r\n\n".encode(),
     "no_line_end_after_last_row": f"{HEADER}\r\nC-1,A,B,A-1,N\r\nC-2,A,B,A-1,N".encode(),
@@ -213,7 +225,10 @@ def test_a_workbook_name_cannot_be_used_with_a_csv_file_streamed(tmp_path: Path)
         open_chunks(path, sheet="Sheet1")
 
 
-cells = st.sampled_from(["", "a", "b c", " ", "Zoë", "x,y", 'q"q', "l\nm", "r\r\nn", "\n", '""', "é\n\n"])
+# "x;y" alone in a row of a 2-column file is a row with another delimiter; cells past the header: extra data.
+cells = st.sampled_from(
+    ["", "a", "b c", " ", "Zoë", "x,y", 'q"q', "l\nm", "r\r\nn", "\n", '""', "é\n\n", "x;y"]
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -234,10 +249,10 @@ def test_random_small_csv_files_stream_like_read_table(
     final_line_end: bool,
     encoding: str,
 ) -> None:
-    """Random quoted cells, short rows, trailing empty fields and blank lines: chunks equal the whole read."""
+    """Random quoted cells, short and long rows, blank lines, foreign rows: chunks equal the whole read."""
     records = data.draw(
         st.lists(
-            st.one_of(st.just([]), st.lists(cells, min_size=1, max_size=width)),
+            st.one_of(st.just([]), st.lists(cells, min_size=1, max_size=width + 1)),
             min_size=0,
             max_size=9,
         )

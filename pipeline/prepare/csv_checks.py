@@ -221,29 +221,42 @@ def number_rows(frame: pl.DataFrame, text: CsvText) -> pl.DataFrame:
 
 
 def reject_other_delimiter_rows(frame: pl.DataFrame, text: CsvText) -> None:
-    """Refuse rows written with another delimiter than the header's (all of it lands in the first cell).
+    """Refuse rows written with another delimiter than the header's (see :func:`other_delimiter_row`)."""
+    found = other_delimiter_row(frame, text)
+    if found is not None:
+        raise other_delimiter_error(text, *found)
 
-    Such a row would otherwise be read as one long key with every other cell empty, and be imported. A
-    row is refused only when it has a single field (no header delimiter at all) that the other delimiter
-    splits into as many fields as the header has: ``a;b,,`` is a cell holding ``a;b``, not a foreign row.
+
+def other_delimiter_row(frame: pl.DataFrame, text: CsvText) -> tuple[str, int] | None:
+    """The first delimiter (in :data:`DELIMITERS` order) other than the header's that a row is written with,
+    and the first such row; None when there is none.
+
+    All of such a row lands in the first cell: it would otherwise be read as one long key with every other
+    cell empty, and be imported. A row counts only when it has a single field (no header delimiter at all)
+    that the other delimiter splits into as many fields as the header has: ``a;b,,`` is a cell holding
+    ``a;b``, not a foreign row.
     """
     columns = [c for c in frame.columns if c != SOURCE_ROW]
     if len(columns) < 2:
-        return
+        return None
     first, others = columns[0], columns[1:]
     rest_empty = pl.all_horizontal([pl.col(c).is_null() for c in others])
-    delimiter = text.header.delimiter
     for other in DELIMITERS:
-        if other == delimiter:
+        if other == text.header.delimiter:
             continue
         fields = pl.col(first).str.count_matches(other, literal=True) + 1
         suspects = frame.filter(rest_empty & (fields == len(columns))).get_column(SOURCE_ROW)
         row = _first_single_field_row(text, set(suspects.to_list())) if suspects.len() else None
         if row is not None:
-            raise UnreadableFileError(
-                f"{text.path}: row {row} is separated by {_DELIMITER_NAMES[other]} but the header by "
-                f"{_DELIMITER_NAMES[delimiter]}; save the file with one delimiter throughout"
-            )
+            return other, row
+    return None
+
+
+def other_delimiter_error(text: CsvText, other: str, row: int) -> UnreadableFileError:
+    return UnreadableFileError(
+        f"{text.path}: row {row} is separated by {_DELIMITER_NAMES[other]} but the header by "
+        f"{_DELIMITER_NAMES[text.header.delimiter]}; save the file with one delimiter throughout"
+    )
 
 
 def _first_single_field_row(text: CsvText, rows: set[int]) -> int | None:
@@ -274,11 +287,21 @@ def blank_header_position(name: str) -> str:
 
 def reject_data_without_header(frame: pl.DataFrame, path: Path) -> None:
     """Refuse the first column without a header that holds data in ``frame``."""
+    name = first_blank_column_with_data(frame)
+    if name is not None:
+        raise data_without_header_error(path, name)
+
+
+def first_blank_column_with_data(frame: pl.DataFrame) -> str | None:
+    """The first column of ``frame`` whose header is blank but which holds data, or None."""
     for name in blank_header_columns(frame):
         if frame.get_column(name).str.strip_chars().replace("", None).null_count() != frame.height:
-            raise UnreadableFileError(
-                f"{path}: column {blank_header_position(name)} holds data but has no header"
-            )
+            return name
+    return None
+
+
+def data_without_header_error(path: Path, name: str) -> UnreadableFileError:
+    return UnreadableFileError(f"{path}: column {blank_header_position(name)} holds data but has no header")
 
 
 def ignored_column_warning(name: str) -> str:

@@ -40,14 +40,16 @@ from pipeline.errors import UnreadableFileError
 from pipeline.prepare.csv_checks import (
     CsvText,
     count_empty_extra_fields,
+    data_without_header_error,
+    first_blank_column_with_data,
     ignored_column_warning,
     number_rows,
+    other_delimiter_error,
+    other_delimiter_row,
     parse,
     ragged_warning,
-    reject_data_without_header,
-    reject_other_delimiter_rows,
 )
-from pipeline.prepare.header import BLANK_HEADER, STALE_SOURCE_ROW, Header, column_name
+from pipeline.prepare.header import BLANK_HEADER, DELIMITERS, STALE_SOURCE_ROW, Header, column_name
 from pipeline.prepare.read import (
     STALE_SOURCE_ROW_WARNING,
     RawTable,
@@ -123,6 +125,9 @@ class _ChunkReader:
         self.records_read = 0
         self.bytes_read = 0
         self.cleanup: Callable[[], object] = lambda: None
+        self.header_names = [column_name(name, i) for i, name in enumerate(whole.header.names, start=1)]
+        # The refusal to raise once the rest of the file is checked, ranked as read_table would meet it.
+        self.refusal: tuple[tuple[int, int], UnreadableFileError] | None = None
 
     @property
     def header(self) -> Header:
@@ -138,9 +143,11 @@ class _ChunkReader:
                 while (text := runs.next(self._run_bytes(runs.sampled))) is not None:
                     frame = self._frame(text, len(text) - len(prefix))
                     del text  # not alive while the caller works on the frame
-                    if frame.height:
+                    if frame.height and self.refusal is None:
                         self.served += frame.height
                         yield frame
+            if self.refusal is not None:
+                raise self.refusal[1]
             self._finish()
         finally:
             self.cleanup()
@@ -162,12 +169,29 @@ class _ChunkReader:
             self.extra = (self.extra or 0) + extra
         records = frame.height
         frame = number_rows(frame, text)
-        reject_other_delimiter_rows(frame, text)
-        reject_data_without_header(frame, self.whole.path)
+        self._note_refusals(frame, text)
         self.next_row += records
         self.records_read += records
         self.bytes_read += run_bytes
         return frame.drop([c for c in frame.columns if _dropped(c)])
+
+    def _note_refusals(self, frame: pl.DataFrame, text: CsvText) -> None:
+        """Keep the refusal of this chunk that :func:`read_table` would raise before the one kept so far.
+
+        read_table refuses a row with another delimiter (the first delimiter in DELIMITERS order, then the
+        first row) before a column without a header that holds data (the leftmost): once one is met, the
+        rest of the file is still parsed, unserved, so the refusal is the one read_table words.
+        """
+        found = other_delimiter_row(frame, text)
+        if found is not None:
+            rank = (0, DELIMITERS.index(found[0]))
+            if self.refusal is None or rank < self.refusal[0]:
+                self.refusal = rank, other_delimiter_error(text, *found)
+        name = first_blank_column_with_data(frame)
+        if name is not None:
+            rank = (1, self.header_names.index(name))
+            if self.refusal is None or rank < self.refusal[0]:
+                self.refusal = rank, data_without_header_error(text.path, name)
 
     def _finish(self) -> None:
         names = [column_name(name, i) for i, name in enumerate(self.header.names, start=1)]
