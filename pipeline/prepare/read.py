@@ -26,7 +26,9 @@ Ragged rows
 Large files stay in polars: non-UTF-8 input is transcoded to a temporary UTF-8 file in chunks, the CSV is
 parsed by polars from that literal path (never globbed: ``cust[12].csv`` is one file), and row numbers are
 polars' record index. Python only touches the header and, when a row has all cells empty or too many
-fields, the file again (see :mod:`.records`).
+fields, the file again (see :mod:`.records`). The checks on what polars parsed live in :mod:`.csv_checks`,
+shared with the chunked reader (:mod:`.stream`, behind :func:`.chunks.open_chunks`) that reads a file too
+large for memory a run of records at a time.
 """
 
 from __future__ import annotations
