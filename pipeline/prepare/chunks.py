@@ -13,7 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.prepare.read import RawTable, read_table
+from pipeline.prepare.read import RawTable
+from pipeline.prepare.stream import open_stream
 
 # Rows per chunk: large enough that polars' per-call overhead vanishes, small enough that a chunk's raw,
 # normalized and validated frames stay well under a few hundred MB at the widest template.
@@ -58,8 +59,24 @@ def open_chunks(
     sheet: str | int | None = None,
     rows: int = DEFAULT_CHUNK_ROWS,
 ) -> TableChunks:
-    """Open ``path`` to be read ``rows`` rows at a time; the same errors as :func:`read_table`.
+    """Open ``path`` to be read about ``rows`` rows at a time; the same errors as :func:`.read.read_table`.
 
-    For now the whole file is read, then served in chunks: the streaming CSV reader replaces this body.
+    A CSV file is streamed (see :mod:`.stream`): memory follows the chunk size, not the file size, and a
+    chunk holds about ``rows`` rows, not exactly. Errors found while parsing come from the chunk that holds
+    them, so earlier chunks may already have been served. A workbook or a reconciliation file fed back is
+    read whole and served in slices of exactly ``rows`` rows.
     """
-    return chunks_of(read_table(path, encoding=encoding, sheet=sheet), rows)
+    if rows < 1:
+        raise ValueError(f"chunk size must be at least 1 row, not {rows}")
+    path = Path(path)
+    opened = open_stream(path, encoding, sheet, rows)
+    if isinstance(opened, RawTable):
+        return chunks_of(opened, rows)
+    return TableChunks(
+        headers=opened.headers,
+        path=path,
+        encoding=opened.encoding,
+        delimiter=opened.delimiter,
+        chunks=opened.chunks,
+        warnings=opened.warnings,
+    )

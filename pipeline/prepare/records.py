@@ -16,7 +16,7 @@ error every quote sits at a cell boundary, so toggling on each quote is exactly 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,22 +26,24 @@ _TOKENS = re.compile(rb'"|\r\n|\r|\n')
 
 def _line_ends(path: Path, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield ``(offset, line end)`` for every line end outside quotes (bare CRs included), up to ``stop``."""
+    with path.open("rb") as f:
+        yield from _line_ends_in(_chunks_with_cr_lookahead(f), stop)
+
+
+def _line_ends_in(chunks: Iterable[bytes], stop: int | None = None) -> Iterator[tuple[int, bytes]]:
     quoted = False
     base = 0
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            if chunk.endswith(b"\r"):
-                chunk += f.read(1)  # keep a CRLF split across two chunks whole
-            for match in _TOKENS.finditer(chunk):
-                offset = base + match.start()
-                if stop is not None and offset >= stop:
-                    return
-                token = match.group()
-                if token == b'"':
-                    quoted = not quoted
-                elif not quoted:
-                    yield offset, token
-            base += len(chunk)
+    for chunk in chunks:
+        for match in _TOKENS.finditer(chunk):
+            offset = base + match.start()
+            if stop is not None and offset >= stop:
+                return
+            token = match.group()
+            if token == b'"':
+                quoted = not quoted
+            elif not quoted:
+                yield offset, token
+        base += len(chunk)
 
 
 def record_at(path: Path, offset: int) -> int:
@@ -69,15 +71,51 @@ def _chunks_with_cr_lookahead(f: BinaryIO) -> Iterator[bytes]:
 
 def blank_records(path: Path) -> tuple[set[int], int]:
     """The 0-based indices of empty records (blank lines) and the number of records in the file."""
+    with path.open("rb") as f:
+        return _blank_records(_chunks_with_cr_lookahead(f))
+
+
+def blank_records_in(data: bytes) -> tuple[set[int], int]:
+    """:func:`blank_records` of text already in memory (a slice of a file read chunk by chunk)."""
+    return _blank_records((data,))
+
+
+def _blank_records(chunks: Iterable[bytes]) -> tuple[set[int], int]:
     blank: set[int] = set()
     start = 0
     count = 0
-    for count, (offset, token) in enumerate(_line_ends(path), start=1):
+    size = 0
+
+    def measured() -> Iterator[bytes]:
+        nonlocal size
+        for chunk in chunks:
+            size += len(chunk)
+            yield chunk
+
+    for count, (offset, token) in enumerate(_line_ends_in(measured()), start=1):
         if offset == start:
             blank.add(count - 1)
         start = offset + len(token)
-    with path.open("rb") as f:
-        f.seek(start)
-        if f.read(1):
-            count += 1  # a last record without a line end
+    if size > start:
+        count += 1  # a last record without a line end
     return blank, count
+
+
+def record_end(data: bytes | bytearray, pos: int, quotes: int, at_least: int) -> tuple[int, int, int]:
+    """Find the first record of ``data`` that ends at or after offset ``at_least``.
+
+    The scan resumes at ``pos`` with ``quotes`` the number of ``"`` between the last record start and
+    ``pos`` (0 and the record start for a fresh search). Returns ``(end, pos, quotes)``: ``end`` is the
+    offset after that record's line end, or -1 when ``data`` holds none yet, in which case ``pos`` and
+    ``quotes`` resume the search once more data is appended, so no byte is scanned twice. polars cuts
+    records by the same rule: a LF ends a record iff an even number of ``"`` precede it.
+    """
+    line_end = data.find(b"\n", max(pos, at_least))
+    while line_end >= 0:
+        quotes += data.count(b'"', pos, line_end)
+        pos = line_end
+        if quotes % 2 == 0:
+            return line_end + 1, pos, quotes
+        line_end = data.find(b"\n", line_end + 1)
+    quotes += data.count(b'"', pos)
+    return -1, len(data), quotes
