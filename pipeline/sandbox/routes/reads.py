@@ -100,7 +100,8 @@ LINKED_SHOWN = 5
 def bulk_fetch(store: Store, kind: Kind) -> Handler:
     """``POST .../bulk/contacts`` (BulkIdsRequest ``{"entities": [{"id": ...}]}``): one result per id, in
     request order, the record as ``entity``; an id that names no record is a failed result (404
-    ``not.found``) counted in ``errorIndexes``, not an error of the whole request."""
+    ``not.found``) counted in ``errorIndexes``, not an error of the whole request. The SDK's bulk read
+    takes no ``expand``, so each record is shown unexpanded, as a plain ``GET`` shows it."""
 
     @api
     async def handler(request: Request) -> Reply:
@@ -121,7 +122,8 @@ def bulk_fetch(store: Store, kind: Kind) -> Handler:
                     {"id": record_id, "success": False, "error": error.bulk_error(entity), "status": 404}
                 )
             else:
-                results.append({"id": record_id, "success": True, "entity": record, "status": 200})
+                entity = view(store, kind, record)
+                results.append({"id": record_id, "success": True, "entity": entity, "status": 200})
         errors = [i for i, r in enumerate(results) if not r["success"]]
         return 200, {"results": results, "errorCount": len(errors), "errorIndexes": errors}
 
