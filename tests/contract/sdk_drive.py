@@ -61,6 +61,8 @@ ENDPOINTS = (
     "GET /scan/organizations/divisionviews/all",
     "POST /identifierlookup/contacts",
     "POST /identifierlookup/organizations",
+    "POST /identifierlookup/contacts?expand",
+    "POST /identifierlookup/organizations?expand",
     "PATCH /contacts/{id}/identifiers Claim",
     "PATCH /contacts/{id}/identifiers Release",
     "GET /contacts/{id}/identifiers",

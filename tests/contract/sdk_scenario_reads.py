@@ -56,6 +56,18 @@ def lookups(d: Any, contacts: dict[str, str], orgs: dict[str, str]) -> None:
     look = d.ec.post_externalcontacts_identifierlookup_contacts
     by_key = d.call("POST /identifierlookup/contacts", look, d.model(ext_id("SDK-C02"), "ContactIdentifier"))
     d.expect(by_key.id == contacts["SDK-C02"], "lookup by ExternalId")
+    d.expect(
+        by_key.identifiers is None and by_key.division.name is None, "unexpanded lookup shows expanded parts"
+    )
+    full = d.call(
+        "POST /identifierlookup/contacts?expand",
+        look,
+        d.model(ext_id("SDK-C02"), "ContactIdentifier"),
+        expand=["identifiers", "division", "externalOrganization"],
+    )
+    held = {i.value for i in full.identifiers or []}
+    d.expect("SDK-C02" in held and full.division.name == "Home", f"lookup expand: {held}, {full.division}")
+    d.expect(full.external_organization.name == "Acme Corp", "lookup expand: externalOrganization")
     by_mail = d.call(
         "POST /identifierlookup/contacts",
         look,
@@ -68,6 +80,13 @@ def lookups(d: Any, contacts: dict[str, str], orgs: dict[str, str]) -> None:
         d.model(ext_id("SDK-O2"), "ExternalOrganizationIdentifier"),
     )
     d.expect(org.id == orgs["SDK-O2"], "organization lookup")
+    org = d.call(
+        "POST /identifierlookup/organizations?expand",
+        d.ec.post_externalcontacts_identifierlookup_organizations,
+        d.model(ext_id("SDK-O2"), "ExternalOrganizationIdentifier"),
+        expand=["identifiers"],
+    )
+    d.expect([i.value for i in org.identifiers or []] == ["SDK-O2"], "organization lookup expand")
     mail = {"type": "Email", "value": "ada13@example.com"}
     there = d.call(
         "POST /identifierlookup/contacts",

@@ -98,6 +98,28 @@ def test_reads_expand_only_what_is_asked(api: Api) -> None:
     assert api.get(f"contacts/{contact['id']}", params={"expand": "everything"}).status_code == 400
 
 
+def test_identifier_lookups_expand_what_is_asked(api: Api) -> None:
+    """``POST /identifierlookup/{kind}`` takes ``expand`` as a read does (the SDK's lookups have it):
+    without it the record is unexpanded, with it come identifiers, division name and organization."""
+    org = api.post("organizations/enrich", org_op("L-ORG", name="Lookup Inc")).json()
+    api.post("contacts/enrich", contact_op("L1", externalOrganization={"id": org["id"]}))
+    plain = api.post("identifierlookup/contacts", ext_id("L1")).json()
+    assert "identifiers" not in plain
+    assert set(plain["division"]) == {"id", "selfUri"}
+    full = api.post(
+        "identifierlookup/contacts",
+        ext_id("L1"),
+        params={"expand": "identifiers,division,externalOrganization"},
+    ).json()
+    assert [(i["type"], i["value"]) for i in full["identifiers"]] == [("ExternalId", "L1")]
+    assert full["division"]["name"] == "Home"
+    assert full["externalOrganization"]["name"] == "Lookup Inc"
+    found = api.post("identifierlookup/organizations", ext_id("L-ORG"), params={"expand": "identifiers"})
+    assert [i["value"] for i in found.json()["identifiers"]] == ["L-ORG"]
+    wrong = api.post("identifierlookup/contacts", ext_id("L1"), params={"expand": "everything"})
+    assert wrong.status_code == 400
+
+
 def test_bulk_reads_show_records_unexpanded(api: Api) -> None:
     """``POST .../bulk/contacts`` takes no ``expand``: its records carry no identifiers and id-only
     division and organization references, like a plain ``GET``."""

@@ -155,8 +155,12 @@ def delete_record(store: Store, kind: Kind) -> Handler:
 
 
 def lookup(store: Store, kind: Kind) -> Handler:
+    """``POST /identifierlookup/{kind}``: the record that claims the identifier; the SDK's lookup takes
+    ``expand`` like a ``GET``."""
+
     @api
     async def handler(request: Request) -> Reply:
+        expand = parse_expand(request.query_params.getlist("expand"))
         ident = await json_body(request)
         if not isinstance(ident, dict) or ident.get("type") not in kind.identifier_types:
             raise bad_request(f"type must be one of {', '.join(sorted(kind.identifier_types))}")
@@ -172,7 +176,7 @@ def lookup(store: Store, kind: Kind) -> Handler:
             owner = store.claim_owner((key[0], division["id"], *key[2:]))  # type: ignore[index]
             record = store.get(kind.collection, owner) if owner else None
             if record is not None:
-                return 200, view(store, kind, record)
+                return 200, view(store, kind, record, expand)
         raise EntityError(404, NOT_FOUND, f"No {kind.name} claims this identifier")
 
     return handler
