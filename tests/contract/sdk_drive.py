@@ -37,6 +37,7 @@ ENDPOINTS = (
     "GET /api/v2/authorization/divisions/home",
     "GET /externalsources?name",
     "GET /externalsources?cursor",
+    "GET /externalsources?active",
     "POST /externalsources",
     "GET /externalsources/{id}",
     "PUT /externalsources/{id}",

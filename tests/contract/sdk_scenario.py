@@ -64,6 +64,8 @@ def setup(d: Any) -> None:
     got.active = False
     put = d.call("PUT /externalsources/{id}", d.ec.put_externalcontacts_externalsource, made.id, got)
     d.expect(put.active is False, "source update not kept")
+    inactive = d.call("GET /externalsources?active", d.ec.get_externalcontacts_externalsources, active=False)
+    d.expect([s.id for s in inactive.entities] == [made.id], "active filter")
     d.call("DELETE /externalsources/{id}", d.ec.delete_externalcontacts_externalsource, made.id)
     source_pages(d)
     for kind, schema_id in (
