@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import metadata
 from typing import Any
 
 import sdk_scenario
@@ -235,7 +236,8 @@ def main() -> int:
     import PureCloudPlatformClientV2 as sdk
 
     driver = drive(sdk)
-    print(f"SDK {sdk.ApiClient().user_agent} drove {len(driver.driven)} calls:")
+    version = metadata.version("PureCloudPlatformClientV2")
+    print(f"PureCloudPlatformClientV2 {version} drove {len(driver.driven)} calls:")
     for label in dict.fromkeys(driver.driven):
         print(f"  {label}")
     for note in dict.fromkeys(driver.notes):
