@@ -98,6 +98,46 @@ def test_reads_expand_only_what_is_asked(api: Api) -> None:
     assert api.get(f"contacts/{contact['id']}", params={"expand": "everything"}).status_code == 400
 
 
+def test_identifier_lookups_expand_what_is_asked(api: Api) -> None:
+    """``POST /identifierlookup/{kind}`` takes ``expand`` as a read does (the SDK's lookups have it):
+    without it the record is unexpanded, with it come identifiers, division name and organization."""
+    org = api.post("organizations/enrich", org_op("L-ORG", name="Lookup Inc")).json()
+    api.post("contacts/enrich", contact_op("L1", externalOrganization={"id": org["id"]}))
+    plain = api.post("identifierlookup/contacts", ext_id("L1")).json()
+    assert "identifiers" not in plain
+    assert set(plain["division"]) == {"id", "selfUri"}
+    full = api.post(
+        "identifierlookup/contacts",
+        ext_id("L1"),
+        params={"expand": "identifiers,division,externalOrganization"},
+    ).json()
+    assert [(i["type"], i["value"]) for i in full["identifiers"]] == [("ExternalId", "L1")]
+    assert full["division"]["name"] == "Home"
+    assert full["externalOrganization"]["name"] == "Lookup Inc"
+    found = api.post("identifierlookup/organizations", ext_id("L-ORG"), params={"expand": "identifiers"})
+    assert [i["value"] for i in found.json()["identifiers"]] == ["L-ORG"]
+    wrong = api.post("identifierlookup/contacts", ext_id("L1"), params={"expand": "everything"})
+    assert wrong.status_code == 400
+
+
+def test_bulk_reads_show_records_unexpanded(api: Api) -> None:
+    """``POST .../bulk/contacts`` takes no ``expand``: its records carry no identifiers and id-only
+    division and organization references, like a plain ``GET``."""
+    org = api.post("organizations/enrich", org_op("B-ORG", name="Bulk Inc")).json()
+    contact = api.post(
+        "contacts/enrich",
+        contact_op("B1", workEmail="b1@example.com", externalOrganization={"id": org["id"]}),
+    ).json()
+    for kind, record_id in (("contacts", contact["id"]), ("organizations", org["id"])):
+        body = api.post(f"bulk/{kind}", {"entities": [{"id": record_id}]}).json()
+        entity = body["results"][0]["entity"]
+        assert entity == api.get(f"{kind}/{record_id}").json()
+        assert "identifiers" not in entity
+        assert set(entity["division"]) == {"id", "selfUri"}
+        if kind == "contacts":
+            assert set(entity["externalOrganization"]) == {"id", "selfUri"}
+
+
 def test_division_view_scans_list_every_division_and_plain_scans_one(api: Api) -> None:
     """``scan/{kind}/divisionviews/all`` lists both divisions; the plain scan only the home division
     (or ``divisionId``)."""

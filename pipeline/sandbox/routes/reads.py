@@ -100,7 +100,8 @@ LINKED_SHOWN = 5
 def bulk_fetch(store: Store, kind: Kind) -> Handler:
     """``POST .../bulk/contacts`` (BulkIdsRequest ``{"entities": [{"id": ...}]}``): one result per id, in
     request order, the record as ``entity``; an id that names no record is a failed result (404
-    ``not.found``) counted in ``errorIndexes``, not an error of the whole request."""
+    ``not.found``) counted in ``errorIndexes``, not an error of the whole request. The SDK's bulk read
+    takes no ``expand``, so each record is shown unexpanded, as a plain ``GET`` shows it."""
 
     @api
     async def handler(request: Request) -> Reply:
@@ -121,7 +122,8 @@ def bulk_fetch(store: Store, kind: Kind) -> Handler:
                     {"id": record_id, "success": False, "error": error.bulk_error(entity), "status": 404}
                 )
             else:
-                results.append({"id": record_id, "success": True, "entity": record, "status": 200})
+                entity = view(store, kind, record)
+                results.append({"id": record_id, "success": True, "entity": entity, "status": 200})
         errors = [i for i, r in enumerate(results) if not r["success"]]
         return 200, {"results": results, "errorCount": len(errors), "errorIndexes": errors}
 
@@ -153,8 +155,12 @@ def delete_record(store: Store, kind: Kind) -> Handler:
 
 
 def lookup(store: Store, kind: Kind) -> Handler:
+    """``POST /identifierlookup/{kind}``: the record that claims the identifier; the SDK's lookup takes
+    ``expand`` like a ``GET``."""
+
     @api
     async def handler(request: Request) -> Reply:
+        expand = parse_expand(request.query_params.getlist("expand"))
         ident = await json_body(request)
         if not isinstance(ident, dict) or ident.get("type") not in kind.identifier_types:
             raise bad_request(f"type must be one of {', '.join(sorted(kind.identifier_types))}")
@@ -170,7 +176,7 @@ def lookup(store: Store, kind: Kind) -> Handler:
             owner = store.claim_owner((key[0], division["id"], *key[2:]))  # type: ignore[index]
             record = store.get(kind.collection, owner) if owner else None
             if record is not None:
-                return 200, view(store, kind, record)
+                return 200, view(store, kind, record, expand)
         raise EntityError(404, NOT_FOUND, f"No {kind.name} claims this identifier")
 
     return handler
