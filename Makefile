@@ -30,9 +30,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # Figures, not pass/fail: generates data in bench/.data/ (cached), prints every figure and writes
-# bench/results.json. The bench extra adds Faker for the generator. See bench/README.md.
+# bench/results.json. The bench extra adds Faker for the generator. See bench/README.md. The 10M-row
+# figures (a 3.4 GB file) only when asked: make bench BENCH_ARGS="--sizes 100000,1000000,10000000"
+BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
-	cd bench && PYTHONHASHSEED=0 ../$(BIN)/python run.py
+	cd bench && PYTHONHASHSEED=0 ../$(BIN)/python run.py $(BENCH_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
