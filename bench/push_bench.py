@@ -15,8 +15,19 @@ Throughput is reported twice:
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import dataclasses
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +39,13 @@ from pipeline.importing.job import ImportOptions, Progress, import_file
 from pipeline.importing.plan import PlanOptions, contact_operations
 from pipeline.importing.push import default_concurrency
 from pipeline.prepare.stage import PrepareOptions, prepare_file
-from pipeline.sandbox import DEMO_EXTERNAL_SOURCE_ID, SandboxConfig, run_sandbox
+from pipeline.sandbox import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_EXTERNAL_SOURCE_ID,
+    SandboxConfig,
+    run_sandbox,
+)
 
 BUDGET_PER_MINUTE = 600
 LATENCY_MS = 50
@@ -179,3 +196,179 @@ def ratio(pipeline: dict[str, Any], script: dict[str, Any]) -> dict[str, float]:
         "rows_per_s": round(pipeline["rows_per_s_steady"] / script_rate, 1),
         "entities_per_s": round(pipeline["entities_per_s_steady"] / script_rate, 1),
     }
+
+
+# -- the client's ceiling: no budget, no latency, the sandbox in its own process --------------------------
+
+MAX_RATE_ROWS = 50_000
+TOP_COSTS = 12
+_STOPPED = "sandbox stopped"
+
+
+def serve_sandbox(profile_out: Path | None = None) -> None:
+    """Serve a sandbox with no budget and no latency until stdin closes (run in a child process).
+
+    Prints ``listening <base url>`` first and, on stdin's end, one JSON line with its CPU seconds. With
+    ``profile_out``, the server thread runs under cProfile and its statistics are dumped there.
+    """
+    profiler = cProfile.Profile() if profile_out is not None else None
+    if profiler is not None:
+        # cProfile sees only the thread it is enabled in: the first event of each new thread (the
+        # uvicorn thread) enables it there.
+        threading.setprofile(lambda *_: profiler.enable())
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        threading.setprofile(None)  # type: ignore[arg-type]
+        print(f"listening {sb.base_url}", flush=True)
+        sys.stdin.read()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_out)
+        stored = {"organizations": sb.store.count("organizations"), "contacts": sb.store.count("contacts")}
+    print(json.dumps({"cpu_s": time.process_time(), "stored": stored}), flush=True)
+
+
+@contextmanager
+def sandbox_process(profile_out: Path | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A sandbox in a child process (its own interpreter, so its own GIL): yields its base URL and a
+    dict that holds, after the block, the child's CPU seconds and what it stored."""
+    import pipeline
+
+    env = {**os.environ, "PYTHONPATH": str(Path(pipeline.__file__).resolve().parents[1])}
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve-sandbox"]
+    if profile_out is not None:
+        command += ["--profile-out", str(profile_out)]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdin is not None
+    assert child.stdout is not None
+    result: dict[str, Any] = {}
+    try:
+        first = child.stdout.readline().split()
+        if first[:1] != ["listening"]:
+            raise RuntimeError("the sandbox process did not start")
+        yield first[1], result
+        child.stdin.close()
+        result.update(json.loads(child.stdout.readline()))
+    finally:
+        if child.poll() is None and not child.stdin.closed:
+            child.stdin.close()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _top_costs(profile: cProfile.Profile | pstats.Stats, count: int = TOP_COSTS) -> list[dict[str, Any]]:
+    """The functions with the most time of their own, with their cumulative time."""
+    stats = profile if isinstance(profile, pstats.Stats) else pstats.Stats(profile)
+    rows = []
+    for (file, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "function": f"{Path(file).name}:{line}({name})",
+                "calls": calls,
+                "own_s": round(own, 3),
+                "cumulative_s": round(cumulative, 3),
+            }
+        )
+    return sorted(rows, key=lambda r: r["own_s"], reverse=True)[:count]
+
+
+def max_rate(
+    path: Path,
+    *,
+    concurrency: int | None = None,
+    profile: bool = False,
+    profile_sandbox: bool = False,
+) -> dict[str, Any]:
+    """Import ``path`` (journal on, as the CLI does) into a sandbox with no budget and no latency running
+    in its own process, at the concurrency the import picks for no budget unless given.
+
+    The rate is over the push: from the first answered batch to the last, in bulk requests of 10
+    entities (every batch is full but the last of each kind). CPU is this process's over the same span.
+    """
+    marks: list[tuple[float, float, int]] = []  # (wall, cpu, entities done)
+
+    def on_progress(progress: Progress) -> None:
+        marks.append(
+            (time.perf_counter(), time.process_time(), progress.organizations_done + progress.contacts_done)
+        )
+
+    profiler = cProfile.Profile() if profile else None
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox_profile = Path(tmp) / "sandbox.prof" if profile_sandbox else None
+        with sandbox_process(sandbox_profile) as (base_url, sandbox):
+            settings = settings_from(
+                region=None,
+                base_url=base_url,
+                client_id=DEMO_CLIENT_ID,
+                client_secret=DEMO_CLIENT_SECRET,
+                rate_limit=0,
+                env={},
+            )
+            options = ImportOptions(contact_schema=CONTACT_SCHEMA, concurrency=concurrency)
+            if profiler is not None:
+                profiler.enable()
+            result = import_file(
+                path,
+                settings,
+                options,
+                progress=Progress(listeners=[on_progress]),
+                journal=Path(tmp) / "j.db",
+            )
+            if profiler is not None:
+                profiler.disable()
+        sandbox_costs = _top_costs(pstats.Stats(str(sandbox_profile))) if sandbox_profile else []
+    summary = result.summary
+    (t0, cpu0, n0), (t1, cpu1, n1) = marks[0], marks[-1]
+    requests = (n1 - n0) / 10
+    return {
+        "rows": summary.rows,
+        "entities": n1,
+        "stored": sandbox["stored"],
+        "requests_sent": summary.requests_sent,
+        "throttled_429": summary.throttled,
+        "concurrency": concurrency or default_concurrency(0),
+        "push_s": round(t1 - t0, 2),
+        "requests_per_s": round(requests / (t1 - t0), 1),
+        "client_cpu_ms_per_request": round(1000 * (cpu1 - cpu0) / requests, 3),
+        "client_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 2),
+        "sandbox_cpu_ms_per_request": round(1000 * sandbox["cpu_s"] / summary.requests_sent, 3),
+        "client_top_costs": _top_costs(profiler) if profiler is not None else [],
+        "sandbox_top_costs": sandbox_costs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Push client ceiling: bulk requests/s with no rate budget.")
+    parser.add_argument(
+        "--max-rate", action="store_true", help="measure the client's ceiling (the only mode)"
+    )
+    parser.add_argument("--rows", type=int, default=MAX_RATE_ROWS, help="rows of the generated file")
+    parser.add_argument("--file", type=Path, help="import this file instead of a generated one")
+    parser.add_argument("--concurrency", type=int, help="bulk requests in flight (default: the import's)")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="skip the second, profiled run that finds the top costs"
+    )
+    parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_sandbox:
+        serve_sandbox(args.profile_out)
+        return
+    if not args.max_rate:
+        parser.error("give --max-rate (the other push figures are run by run.py)")
+    if args.file is None:
+        from generate import cached  # bench/generate.py, beside this file
+
+    path = args.file or cached(args.rows)
+    figures = max_rate(path, concurrency=args.concurrency)
+    if not args.no_profile:
+        # cProfile slows both sides several times over: the costs come from a run of their own.
+        profiled = max_rate(path, concurrency=args.concurrency, profile=True, profile_sandbox=True)
+        figures["client_top_costs"] = profiled["client_top_costs"]
+        figures["sandbox_top_costs"] = profiled["sandbox_top_costs"]
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from pipeline.errors import TerminalApiError, TransientApiError
 from pipeline.genesys.models import KINDS, BulkEnrichResult, Kind, ScanPage
@@ -255,8 +256,8 @@ def _check_kind(kind: str) -> None:
 def _json(response: httpx.Response) -> Any:
     """The response body as JSON; a 2xx that is not JSON is a broken answer, worth one more try."""
     try:
-        return response.json()
-    except ValueError:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:  # a ValueError, as response.json() raised
         request = response.request
         raise TransientApiError(
             f"{request.method} {request.url.path} -> {response.status_code} with a body that is not JSON",

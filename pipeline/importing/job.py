@@ -64,7 +64,10 @@ async def _push_with_client(
     ledger: RunLedger | None = None,
     deleted_path: Path | None = None,
 ) -> _Pushed:
-    async with GenesysClient(settings) as client:
+    concurrency = options.concurrency or default_concurrency(settings.rate_limit_per_minute)
+    # One connection per request in flight: fewer would queue requests for a socket, more would only
+    # open sockets that nothing uses.
+    async with GenesysClient(replace(settings, max_connections=concurrency)) as client:
         plan = None
         if options.delete_missing:
             # Planned before anything is sent, so a run over the guard stops with the target untouched.
@@ -92,7 +95,7 @@ async def _push_with_client(
                 deleted_path,
                 rows_not_succeeded=prepared.raw.frame.height - pushed.outcomes.filter(row_succeeded()).height,
                 dry_run=options.dry_run,
-                concurrency=options.concurrency or default_concurrency(settings.rate_limit_per_minute),
+                concurrency=concurrency,
                 specs=load_specs(),
                 ledger=ledger,
             )

@@ -97,10 +97,16 @@ def batch_timing(started: float, ended: float, attempts: int) -> BatchTiming:
     return BatchTiming(_iso(started), _iso(ended), round(max(0.0, ended - started), 3), attempts)
 
 
+# Requests in flight with no budget (``--rate-limit 0``): the most a client process still gains from
+# (bench/README.md, "The push client's ceiling"). The client's CPU per request no longer grows with it
+# (one connection per lane, genesys/lanes.py), and a server that stalls one request leaves 31 going.
+UNLIMITED_CONCURRENCY = 32
+
+
 def default_concurrency(rate_limit_per_minute: int) -> int:
     """Enough requests in flight to use the budget at ~1 s per bulk call, never a flood."""
     if rate_limit_per_minute <= 0:
-        return 8
+        return UNLIMITED_CONCURRENCY
     return max(2, min(16, math.ceil(rate_limit_per_minute / 60)))
 
 

@@ -24,7 +24,7 @@ from pipeline.genesys.models import Kind as ApiKind
 from pipeline.importing.before import BeforeImages
 from pipeline.importing.candidates import CandidateFinder
 from pipeline.importing.compare import field_changes
-from pipeline.importing.journal_settle import Settle
+from pipeline.importing.journal_settle import GroupCommit, Settle
 from pipeline.importing.linking import ExistingOrganizations, link_contacts, resend_if_organization_is_new
 from pipeline.importing.live import LiveReader
 from pipeline.importing.options import ImportOptions, Progress, PushReport
@@ -120,6 +120,9 @@ class _FilePush:
     before: BeforeImages | None = None
     _stored: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.settle)
+
     async def drop_live_equal(
         self, operations: list[Operation], kind: Kind
     ) -> tuple[list[Operation], list[Outcome]]:
@@ -157,10 +160,10 @@ class _FilePush:
             stored = self._stored if self.live is not None else None
             await self.before.save(operations, kind, self.settle.known_ids(kind), stored)
 
-    def on_batch(self, outcomes: list[Outcome], timing: BatchTiming) -> None:
+    async def on_batch(self, outcomes: list[Outcome], timing: BatchTiming) -> None:
         # Journal first: a batch is done only once its outcomes are committed. Records whose request
         # failed as a whole were not answered; a resumed run sends them again.
-        self.settle.record([o for o in outcomes if o.answered], timing=timing)
+        await self.commits.record([o for o in outcomes if o.answered], timing)
         self.progress.record(outcomes)
 
     def send(self, operations: list[Operation], endpoint: ApiKind) -> Awaitable[list[Outcome]]:

@@ -1,11 +1,13 @@
 """The ``batches`` table (schema version 3): per answered bulk batch, its records, attempts and timing,
-for the HTML report's slowest batches and throughput over time."""
+for the HTML report's slowest batches and throughput over time; and a batch's rows in ``outcomes``."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 
 from pipeline.journal.records import BatchRecord, BatchTiming
+from pipeline.outcomes import Outcome
 
 
 def insert_batch(
@@ -23,6 +25,29 @@ def insert_batch(
         "started_at, ended_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (run_id, batch, session, kind, records, timing.attempts,
          timing.started_at, timing.ended_at, timing.duration_s),
+    )  # fmt: skip
+
+
+def insert_outcomes(
+    db: sqlite3.Connection,
+    run_id: int,
+    outcomes: list[Outcome],
+    batch: int,
+    session: int,
+    fingerprints: Mapping[tuple[str, str], str],
+    timing: BatchTiming | None,
+) -> None:
+    """One batch's outcomes (and its ``batches`` row when it was timed), inside the caller's transaction."""
+    if timing is not None and outcomes:
+        insert_batch(db, run_id, batch, session, outcomes[0].kind, len(outcomes), timing)
+    db.executemany(
+        "INSERT OR REPLACE INTO outcomes (run_id, kind, key, status, genesys_id, error_code, "
+        "error_message, fingerprint, batch, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (run_id, o.kind, o.key, str(o.status), o.genesys_id, o.error_code, o.error_message,
+             fingerprints.get((o.kind, o.key)), batch, session)
+            for o in outcomes
+        ],
     )  # fmt: skip
 
 

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 class RunLedger:
     """One session of one run, as the push sees it: what to reuse, what is known, where to record.
 
-    The push calls :meth:`record` from its batch callback, in the event loop thread, and the commit
-    happens before the batch counts as done.
+    The push records answered batches from its batch callback, in the event loop thread (batches that
+    finish together in one commit, :meth:`record_answered`), and the commit happens before a batch
+    counts as done.
     """
 
     def __init__(
@@ -76,6 +77,27 @@ class RunLedger:
             scope=None if self.dry_run else scope,
             timing=timing if answered else None,
         )
+
+    def record_answered(
+        self,
+        batches: list[tuple[list[Outcome], BatchTiming | None]],
+        fingerprints: Mapping[tuple[str, str], str],
+        scope: str | None,
+    ) -> None:
+        """Record several answered batches (outcomes, timing) in one commit, each with its own number."""
+        numbered = []
+        for outcomes, timing in batches:
+            if outcomes:
+                self.batch += 1
+                numbered.append((outcomes, self.batch, timing))
+        if numbered:
+            self.journal.record_batches(
+                self.run_id,
+                numbered,
+                session=self.session,
+                fingerprints=fingerprints,
+                scope=None if self.dry_run else scope,
+            )
 
     def saved_before(self, kind: str) -> set[str]:
         """Keys of the records of ``kind`` this run already saved a before-image of (a resume's earlier

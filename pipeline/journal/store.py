@@ -37,7 +37,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, RunError
 from pipeline.files import utc_now_iso
-from pipeline.journal.batches import insert_batch, read_batches
+from pipeline.journal.batches import insert_outcomes, read_batches
 from pipeline.journal.records import BatchRecord, BatchTiming, Known, Recorded
 from pipeline.journal.schema import MIGRATIONS, READABLE_VERSIONS, SCHEMA, SCHEMA_VERSION
 from pipeline.outcomes import Outcome, Status
@@ -342,21 +342,26 @@ class Journal:
         """Record one batch's outcomes in one transaction; with a ``scope`` also remember what was
         pushed (fingerprints). Dry runs pass ``scope=None``: they wrote nothing. A ``timing`` (answered
         batches) goes into ``batches``."""
-        outcomes = list(outcomes)
+        self.record_batches(
+            run_id, [(list(outcomes), batch, timing)], session=session, fingerprints=fingerprints, scope=scope
+        )
+
+    def record_batches(
+        self,
+        run_id: int,
+        batches: Sequence[tuple[list[Outcome], int, BatchTiming | None]],
+        *,
+        session: int,
+        fingerprints: Mapping[tuple[str, str], str],
+        scope: str | None,
+    ) -> None:
+        """Record several batches (outcomes, batch number, timing) in one transaction: one commit, and so
+        one disk sync, for all of them, which is what lets a fast push keep its journal."""
         with self._write() as db:
-            if timing is not None and outcomes:
-                insert_batch(db, run_id, batch, session, outcomes[0].kind, len(outcomes), timing)
-            db.executemany(
-                "INSERT OR REPLACE INTO outcomes (run_id, kind, key, status, genesys_id, error_code, "
-                "error_message, fingerprint, batch, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (run_id, o.kind, o.key, str(o.status), o.genesys_id, o.error_code, o.error_message,
-                     fingerprints.get((o.kind, o.key)), batch, session)
-                    for o in outcomes
-                ],
-            )  # fmt: skip
-            if scope is not None:
-                self._remember(db, run_id, outcomes, fingerprints, scope)
+            for outcomes, batch, timing in batches:
+                insert_outcomes(db, run_id, outcomes, batch, session, fingerprints, timing)
+                if scope is not None:
+                    self._remember(db, run_id, outcomes, fingerprints, scope)
 
     @staticmethod
     def _remember(

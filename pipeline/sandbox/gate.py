@@ -35,7 +35,10 @@ class Gate:
             await self.app(scope, receive, send)
             return
         state = self.state
-        state.stats.count_request(f"{scope['method']} {self._template(scope)}")
+        client = scope.get("client")
+        state.stats.count_request(
+            f"{scope['method']} {self._template(scope)}", tuple(client) if client else None
+        )
         if not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return

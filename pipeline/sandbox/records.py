@@ -5,6 +5,7 @@ Records are kept exactly as the API returns them (camelCase dicts), so the store
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,11 +128,8 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
         return out
     out.setdefault("display", text)
     region = (phone.get("normalizationCountryCode") or DEFAULT_PHONE_REGION).upper()
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return out
-    if phonenumbers.is_possible_number(number):
+    number = _possible_number(text, region)
+    if number is not None:
         out["e164"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         out["countryCode"] = phonenumbers.region_code_for_number(number) or region
     return out
@@ -139,13 +137,26 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
 
 def e164(value: str) -> str | None:
     """The E.164 form of a Phone identifier value (which must carry its ``+country`` prefix)."""
+    number = _possible_number(value, None)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
+
+
+# A written contact's phones are parsed once as data and again, as identifiers, each time a claim key is
+# computed (its claims, the claims it takes, the claims it drops): remembering the recent parses saves
+# most of that. A number written with its ``+country`` prefix parses the same in every region, so it is
+# remembered once whatever the region.
+@functools.lru_cache(maxsize=16_384)
+def _possible(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
-        number = phonenumbers.parse(value, None)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def _possible_number(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """``text`` parsed in ``region``, when it is a possible number (shared: never change it)."""
+    return _possible(text, None if text.startswith("+") else region)
 
 
 # A claim key: (collection, divisionId, identifier type, externalSource id or "", normalized value).

@@ -19,12 +19,14 @@ from pipeline.sandbox.store import Store
 
 @dataclass(frozen=True)
 class SandboxStats:
-    """A snapshot of the counters: requests by ``"METHOD /route"``, refusals, and faults by kind."""
+    """A snapshot of the counters: requests by ``"METHOD /route"``, refusals, faults by kind, and how many
+    client connections (distinct client address and port) sent requests."""
 
     requests: dict[str, int]
     rate_limited: int
     unauthorized: int
     faults: dict[str, int]
+    connections: int = 0
 
     @property
     def faults_injected(self) -> int:
@@ -38,11 +40,14 @@ class Stats:
     requests: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    peers: set[object] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count_request(self, route: str) -> None:
+    def count_request(self, route: str, peer: object = None) -> None:
         with self.lock:
             self.requests[route] += 1
+            if peer is not None:
+                self.peers.add(peer)
 
     def count(self, refusal: str) -> None:
         with self.lock:
@@ -59,6 +64,7 @@ class Stats:
                 self.refusals["rate_limited"],
                 self.refusals["unauthorized"],
                 dict(self.faults),
+                len(self.peers),
             )
 
 
