@@ -51,6 +51,7 @@ LOCAL_GOAL_RSS_MB = 2048
 LARGE_GOAL_RSS_MB = 4096  # above 1M rows
 SCALING_GOAL = 1.2  # seconds at N rows / (N / 1M x seconds at 1M)
 PUSH_GOAL_PERCENT = 90.0
+MAX_RATE_GOAL = 500.0  # bulk requests/s one client process sustains against a sandbox with no budget
 REFERENCE_ROWS = 1_000_000
 
 
@@ -224,7 +225,7 @@ def main() -> int:
         "local_stage": {},
         "local_stage_scaling": {},
         "side_by_side": None,
-        **dict.fromkeys(("push", "typical_script", "ratio", "reimport", "export", "total_s")),
+        **dict.fromkeys(("push", "max_rate", "typical_script", "ratio", "reimport", "export", "total_s")),
     }
     try:
         local_section(args.sizes, results)
@@ -271,6 +272,17 @@ def push_sections(args: argparse.Namespace, results: dict[str, Any]) -> None:
         f"   whole run incl. startup: {push['entities_per_s_whole_run']} entities/s "
         f"({push['percent_of_ceiling_whole_run']}%); {push['requests_sent']} requests, "
         f"{push['throttled_429']} answered 429"
+    )
+
+    say("== 2b. Push client ceiling: no budget, no latency, the sandbox in a process of its own")
+    ceiling_path, _ = ensure_data(push_bench.MAX_RATE_ROWS)
+    ceiling = push_bench.max_rate(ceiling_path)
+    results["max_rate"] = ceiling
+    say(
+        f"   {ceiling['requests_per_s']} bulk requests/s at concurrency {ceiling['concurrency']} "
+        f"-> {_verdict(ceiling['requests_per_s'] >= MAX_RATE_GOAL)} (>= {MAX_RATE_GOAL:g}); CPU per "
+        f"request: client {ceiling['client_cpu_ms_per_request']} ms, sandbox "
+        f"{ceiling['sandbox_cpu_ms_per_request']} ms (bench/push_bench.py --max-rate names the top costs)"
     )
 
     say("== 3. The same push as a typical script: one POST /contacts/enrich per row, sequential")
