@@ -87,6 +87,38 @@ def group(
     constants: Collection[str] = (),
 ) -> Grouped:
     """Split a validated, normalized frame into organizations, contacts and already-settled outcomes."""
+    grouped, account_warnings = settle(
+        frame,
+        failures,
+        specs,
+        account_conflicts=account_conflicts,
+        headers_for=headers_for,
+        constants=constants,
+    )
+    warnings = account_warnings.get_column(WARNING).to_list()
+    warnings.extend(shared_identifier_warnings(grouped.contacts, specs))
+    return Grouped(grouped.organizations, grouped.contacts, grouped.outcomes, warnings)
+
+
+# The column of :func:`settle`'s account-conflict warnings, beside the Account ID each one is about.
+WARNING = "warning"
+
+
+def settle(
+    frame: pl.DataFrame,
+    failures: pl.DataFrame,
+    specs: Specs,
+    *,
+    account_conflicts: AccountConflicts = DEFAULT_ACCOUNT_CONFLICTS,
+    headers_for: Mapping[str, str] | None = None,
+    constants: Collection[str] = (),
+) -> tuple[Grouped, pl.DataFrame]:
+    """:func:`group` without the warnings that look across all contacts (shared emails and phones).
+
+    Returns the grouping (no warnings) and the ``account_conflicts='first'`` warnings as a frame of
+    Account ID and ``warning``, sorted by Account ID: the chunked stage settles the rows part by part and
+    merges these frames into the order one call on the whole file gives.
+    """
     if account_conflicts not in ACCOUNT_CONFLICT_MODES:
         raise ValueError(f"account_conflicts must be 'error' or 'first', not {account_conflicts!r}")
     headers_for = headers_for or {}
@@ -101,8 +133,7 @@ def group(
         rows, org_fields, specs, headers_for, account_conflicts
     )
     rows, contacts = _settle_contacts(rows, contact_fields, specs, headers_for)
-    warnings.extend(shared_identifier_warnings(contacts, specs))
-    return Grouped(organizations, contacts, _outcomes(rows), warnings)
+    return Grouped(organizations, contacts, _outcomes(rows)), warnings
 
 
 def _rows_with_failures(
@@ -128,7 +159,7 @@ def _settle_organizations(
     specs: Specs,
     headers_for: Mapping[str, str],
     account_conflicts: AccountConflicts,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Consistency per Account ID among the valid account parts: rows marked ``org_conflict``, one
     organization per Account ID, and the warnings of ``account_conflicts='first'``."""
     valid_orgs = rows.filter(pl.col("has_org") & ~pl.col("org_invalid"))
@@ -139,12 +170,12 @@ def _settle_organizations(
         specs,
         headers_for,
     )
-    warnings: list[str] = []
+    warnings = pl.DataFrame(schema={ORGANIZATION_KEY: pl.String, WARNING: pl.String})
     if account_conflicts == "first":
-        warnings = [
-            f"{message}; using the first values from row {first}"
-            for message, first in org_conflicts.select("message", "first_row").iter_rows()
-        ]
+        warnings = org_conflicts.select(
+            ORGANIZATION_KEY,
+            pl.format("{}; using the first values from row {}", "message", "first_row").alias(WARNING),
+        )
         org_conflicts = org_conflicts.clear()
     rows = rows.join(
         org_conflicts.select(ORGANIZATION_KEY, pl.col("message").alias("org_conflict_message")),
