@@ -151,8 +151,13 @@ def validate_chunked(
     specs: Specs | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     partitions: int = DEFAULT_PARTITIONS,
+    on_part: Callable[[Grouped], object] | None = None,
 ) -> ValidationReport:
-    """Validate ``path`` chunk by chunk, its rows spilled to a temporary folder removed before returning."""
+    """Validate ``path`` chunk by chunk, its rows spilled to a temporary folder removed before returning.
+
+    ``on_part`` is called with each partition's grouping while it is read back (the benchmark plans the
+    records there, as an import would push them).
+    """
     specs = specs or load_specs()
 
     def reopen() -> TableChunks:
@@ -168,7 +173,11 @@ def validate_chunked(
         account_conflicts=options.account_conflicts,
         partitions=partitions,
     ) as staged:
-        pieces = [parts_valid(part) for part in staged.parts()]
+        pieces = []
+        for part in staged.parts():
+            pieces.append(parts_valid(part))
+            if on_part is not None:
+                on_part(part)
     outcomes = (
         pl.concat(pieces).sort(SOURCE_ROW)
         if pieces
