@@ -13,15 +13,14 @@ relate to each other only through those two keys:
 
 What looks across all contacts (shared emails and phones) is computed on a narrow frame of every contact's
 identifiers once the partitions are settled. The temporary data lives in a folder removed on success,
-failure and Ctrl-C (:func:`chunked_stage` is a context manager).
+failure and Ctrl-C.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +34,9 @@ from pipeline.prepare.mapping import ColumnMap, to_canonical
 from pipeline.prepare.normalize import normalize
 from pipeline.prepare.validate import FAILURE_SCHEMA, validate
 
-# Partitions of the spilled rows: enough that one partition of a 10M-row file (plus its grouping's
-# intermediate frames) stays a few hundred MB, few enough that per-partition overhead stays negligible.
+# Input bytes per partition of the spilled rows: about 200k rows of the Genesys template, whose grouping
+# (rows, joins and records) stays a few hundred MB. Without a file size to go by, DEFAULT_PARTITIONS.
+PARTITION_BYTES = 64 * 1024 * 1024
 DEFAULT_PARTITIONS = 16
 _PART = "_partition"
 
@@ -50,27 +50,15 @@ class StagedPart:
     outcomes: pl.DataFrame
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChunkedStage:
-    """A file staged chunk by chunk; its groupings are on disk until the :func:`chunked_stage` block ends."""
+    """What the chunked stage found, beside the partitions it handed to ``on_part``."""
 
-    table: TableChunks
-    columns: ColumnMap
     rows_read: int
     # The account-conflict warnings, then the shared-identifier ones: what ``group`` returns for the file.
     group_warnings: list[str]
     organizations: int
     contacts: int
-    _parts: list[Path]
-
-    def parts(self) -> Iterator[Grouped]:
-        """Every partition's records and outcomes, one at a time (read back from the spill)."""
-        for folder in self._parts:
-            yield Grouped(
-                pl.read_parquet(folder / "organizations.parquet"),
-                pl.read_parquet(folder / "contacts.parquet"),
-                pl.read_parquet(folder / "outcomes.parquet"),
-            )
 
 
 def partition_expr(partitions: int) -> pl.Expr:
@@ -164,12 +152,11 @@ def _identifier_columns(frame: pl.DataFrame, specs: Specs) -> list[str]:
 
 
 class _Grouper:
-    """Settles partitions one at a time, writing each one's grouping and keeping what is merged at the end."""
+    """Settles partitions one at a time, hands each grouping on, and keeps what is merged at the end."""
 
-    def __init__(self, settings: _StageSettings, folder: Path) -> None:
+    def __init__(self, settings: _StageSettings, on_part: Callable[[Grouped], object]) -> None:
         self.settings = settings
-        self.folder = folder
-        self.parts: list[Path] = []
+        self.on_part = on_part
         self.account_warnings: list[pl.DataFrame] = []
         self.identifiers: list[pl.DataFrame] = []
         self.organizations = 0
@@ -191,12 +178,7 @@ class _Grouper:
             headers_for=s.columns.headers_for,
             constants=tuple(s.columns.constants),
         )
-        target = self.folder / "grouped" / f"{len(self.parts)}"
-        target.mkdir(parents=True)
-        grouped.organizations.write_parquet(target / "organizations.parquet", compression="lz4")
-        grouped.contacts.write_parquet(target / "contacts.parquet", compression="lz4")
-        grouped.outcomes.write_parquet(target / "outcomes.parquet", compression="lz4")
-        self.parts.append(target)
+        self.on_part(grouped)
         self.account_warnings.append(warnings)
         contacts = grouped.contacts
         self.identifiers.append(contacts.select(CONTACT_KEY, *_identifier_columns(contacts, s.specs)))
@@ -215,10 +197,12 @@ class _Grouper:
         return [*accounts, *shared]
 
 
-def _group_partitions(settings: _StageSettings, folder: Path) -> _Grouper:
+def _group_partitions(
+    settings: _StageSettings, folder: Path, on_part: Callable[[Grouped], object]
+) -> _Grouper:
     """Group every partition without its straddling rows, then those rows as one more partition."""
     straddling = straddling_rows(_narrow_keys(folder))
-    grouper = _Grouper(settings, folder)
+    grouper = _Grouper(settings, on_part)
     extra_rows: list[pl.DataFrame] = []
     extra_failures: list[pl.DataFrame] = []
     for part in range(settings.partitions):
@@ -240,7 +224,6 @@ def _group_partitions(settings: _StageSettings, folder: Path) -> _Grouper:
     return grouper
 
 
-@contextmanager
 def chunked_stage(
     table: TableChunks,
     columns: ColumnMap,
@@ -248,25 +231,29 @@ def chunked_stage(
     *,
     default_region: str,
     account_conflicts: AccountConflicts,
+    on_part: Callable[[Grouped], object],
     partitions: int = DEFAULT_PARTITIONS,
-) -> Iterator[ChunkedStage]:
-    """Stage ``table`` chunk by chunk; the groupings stay readable (:meth:`ChunkedStage.parts`) inside the
-    ``with`` block, and the temporary folder is removed when it ends, however it ends."""
+) -> ChunkedStage:
+    """Stage ``table`` chunk by chunk, calling ``on_part`` with each partition's grouping (records and
+    outcomes, no warnings) as it is settled; the temporary folder is removed before this returns or
+    raises, Ctrl-C included."""
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, not {partitions}")
     settings = _StageSettings(specs, columns, default_region, account_conflicts, partitions)
     folder = Path(tempfile.mkdtemp(prefix="contacts-pipeline-stage-"))
     try:
         rows_read = _spill(table, settings, folder)
-        grouper = _group_partitions(settings, folder)
-        yield ChunkedStage(
-            table=table,
-            columns=columns,
-            rows_read=rows_read,
-            group_warnings=grouper.warnings(),
-            organizations=grouper.organizations,
-            contacts=grouper.contacts,
-            _parts=grouper.parts,
-        )
+        grouper = _group_partitions(settings, folder, on_part)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return ChunkedStage(rows_read, grouper.warnings(), grouper.organizations, grouper.contacts)
+
+
+def partitions_for(path: Path) -> int:
+    """Partitions for a file of this size: about one per :data:`PARTITION_BYTES` of input, at least 2.
+
+    Each partition's rows and grouping are in memory at once, so this bounds the grouping's memory;
+    fewer partitions spare each one's fixed cost (a few dozen polars calls).
+    """
+    size = path.stat().st_size if path.is_file() else 0
+    return max(2, -(-size // PARTITION_BYTES))

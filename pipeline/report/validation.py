@@ -17,7 +17,7 @@ import polars as pl
 
 from pipeline.fields import Specs, load_specs
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
-from pipeline.prepare.chunked import DEFAULT_PARTITIONS, chunked_stage
+from pipeline.prepare.chunked import chunked_stage, partitions_for
 from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_chunks
 from pipeline.prepare.group import SOURCE_ROWS, Grouped
 from pipeline.prepare.mapping import ColumnMap
@@ -150,7 +150,7 @@ def validate_chunked(
     *,
     specs: Specs | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    partitions: int = DEFAULT_PARTITIONS,
+    partitions: int | None = None,
     on_part: Callable[[Grouped], object] | None = None,
 ) -> ValidationReport:
     """Validate ``path`` chunk by chunk, its rows spilled to a temporary folder removed before returning.
@@ -165,19 +165,22 @@ def validate_chunked(
 
     table = reopen()
     columns = resolve_input_columns(table.headers, table.path, specs, options.mapping)
-    with chunked_stage(
+    pieces: list[pl.DataFrame] = []
+
+    def settled(part: Grouped) -> None:
+        pieces.append(parts_valid(part))
+        if on_part is not None:
+            on_part(part)
+
+    staged = chunked_stage(
         table,
         columns,
         specs,
         default_region=options.default_region,
         account_conflicts=options.account_conflicts,
-        partitions=partitions,
-    ) as staged:
-        pieces = []
-        for part in staged.parts():
-            pieces.append(parts_valid(part))
-            if on_part is not None:
-                on_part(part)
+        on_part=settled,
+        partitions=partitions or partitions_for(Path(path)),
+    )
     outcomes = (
         pl.concat(pieces).sort(SOURCE_ROW)
         if pieces
