@@ -10,7 +10,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import cli
 from pipeline.errors import UnreadableFileError
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, load_specs
 from pipeline.outcomes import SOURCE_ROW
@@ -199,3 +201,22 @@ def test_validate_file_picks_the_chunked_stage_for_large_files(
     assert large.prepared is None
     assert large.summary == small.summary
     assert large.report.equals(small.report)
+
+
+def test_validate_command_prints_and_writes_the_same_on_the_chunked_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``validate --report`` past the size limit prints the same summary and writes the same bytes."""
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+
+    def run(report: Path) -> tuple[int, str, bytes]:
+        result = CliRunner().invoke(cli, ["validate", str(path), "--report", str(report)])
+        output = result.output.replace(str(report), "REPORT")
+        return result.exit_code, output, report.read_bytes()
+
+    in_memory_run = run(tmp_path / "memory.csv")
+    monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", 10)
+    monkeypatch.setattr("pipeline.report.validation.DEFAULT_CHUNK_ROWS", 4)
+    chunked_run = run(tmp_path / "chunked.csv")
+    assert chunked_run == in_memory_run
+    assert in_memory_run[0] == 1  # the file has invalid and conflicting rows

@@ -149,7 +149,7 @@ def validate_chunked(
     options: PrepareOptions,
     *,
     specs: Specs | None = None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
     partitions: int | None = None,
     on_part: Callable[[Grouped], object] | None = None,
     table: TableChunks | None = None,
@@ -161,9 +161,10 @@ def validate_chunked(
     ``chunk_rows`` (the benchmark times its reads); the report reads ``path`` again either way.
     """
     specs = specs or load_specs()
+    rows = chunk_rows or DEFAULT_CHUNK_ROWS
 
     def reopen() -> TableChunks:
-        return open_chunks(path, encoding=options.encoding, sheet=options.sheet, rows=chunk_rows)
+        return open_chunks(path, encoding=options.encoding, sheet=options.sheet, rows=rows)
 
     table = table or reopen()
     columns = resolve_input_columns(table.headers, table.path, specs, options.mapping)
