@@ -156,7 +156,7 @@ def validate_chunked(
 ) -> ValidationReport:
     """Validate ``path`` chunk by chunk, its rows spilled to a temporary folder removed before returning.
 
-    ``on_part`` is called with each partition's grouping while it is read back (the benchmark plans the
+    ``on_part`` is called with each partition's grouping as it is settled (the benchmark plans the
     records there, as an import would push them). ``table`` is ``path`` already opened with
     ``chunk_rows`` (the benchmark times its reads); the report reads ``path`` again either way.
     """
