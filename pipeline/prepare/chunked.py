@@ -11,8 +11,8 @@ relate to each other only through those two keys:
   as a value). Those contacts are *straddlers*: their rows, and every row of an account one of them
   touches, are moved into one extra partition (see :func:`straddling_rows` for why that set is closed).
 
-What looks across all contacts (shared emails and phones) is computed on a narrow frame of every contact's
-identifiers once the partitions are settled. The temporary data lives in a folder removed on success,
+What looks across all contacts (shared emails and phones) is computed from every contact's identifiers,
+spilled too, once the partitions are settled. The temporary data lives in a folder removed on success,
 failure and Ctrl-C.
 """
 
@@ -26,10 +26,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, FieldType, Specs
+from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.chunks import TableChunks
-from pipeline.prepare.group import WARNING, AccountConflicts, Grouped, settle, shared_identifier_warnings
+from pipeline.prepare.conflicts import IDENTIFIER_SCHEMA, identifier_values, shared_value_warnings
+from pipeline.prepare.group import WARNING, AccountConflicts, Grouped, settle
 from pipeline.prepare.mapping import ColumnMap, to_canonical
 from pipeline.prepare.normalize import normalize
 from pipeline.prepare.validate import FAILURE_SCHEMA, validate
@@ -143,22 +144,15 @@ def _narrow_keys(folder: Path) -> pl.DataFrame:
     return pl.scan_parquet(files).select(SOURCE_ROW, CONTACT_KEY, ORGANIZATION_KEY).collect()
 
 
-def _identifier_columns(frame: pl.DataFrame, specs: Specs) -> list[str]:
-    return [
-        c for c in frame.columns
-        if (s := specs.get(c)) is not None and s.kind == "contact"
-        and s.type in (FieldType.EMAIL, FieldType.PHONE)
-    ]  # fmt: skip
-
-
 class _Grouper:
     """Settles partitions one at a time, hands each grouping on, and keeps what is merged at the end."""
 
-    def __init__(self, settings: _StageSettings, on_part: Callable[[Grouped], object]) -> None:
+    def __init__(self, settings: _StageSettings, folder: Path, on_part: Callable[[Grouped], object]) -> None:
         self.settings = settings
+        self.identifiers = folder / "identifiers"
+        self.identifiers.mkdir()
         self.on_part = on_part
         self.account_warnings: list[pl.DataFrame] = []
-        self.identifiers: list[pl.DataFrame] = []
         self.organizations = 0
         self.contacts = 0
 
@@ -180,10 +174,13 @@ class _Grouper:
         )
         self.on_part(grouped)
         self.account_warnings.append(warnings)
-        contacts = grouped.contacts
-        self.identifiers.append(contacts.select(CONTACT_KEY, *_identifier_columns(contacts, s.specs)))
+        # Every contact's emails and phones go to disk: at 10M rows they would be a gigabyte in memory.
+        values = identifier_values(grouped.contacts, s.specs)
+        values.write_parquet(
+            self.identifiers / f"{len(self.account_warnings):05d}.parquet", compression="lz4"
+        )
         self.organizations += grouped.organizations.height
-        self.contacts += contacts.height
+        self.contacts += grouped.contacts.height
 
     def warnings(self) -> list[str]:
         """Account-conflict warnings in Account ID order, then shared identifiers: ``group``'s order."""
@@ -192,9 +189,20 @@ class _Grouper:
             if self.account_warnings
             else []
         )
-        identifiers = pl.concat(self.identifiers, how="diagonal_relaxed") if self.identifiers else None
-        shared = [] if identifiers is None else shared_identifier_warnings(identifiers, self.settings.specs)
-        return [*accounts, *shared]
+        return [*accounts, *shared_value_warnings(self._repeated_values())]
+
+    def _repeated_values(self) -> pl.DataFrame:
+        """The identifier values whose hash occurs more than once in the file, read back from disk.
+
+        Only hashes are held for the whole file (streamed); a hash collision only lets a value through
+        that :func:`shared_value_warnings` then finds is not repeated.
+        """
+        files = sorted(self.identifiers.glob("*.parquet"))
+        if not files:
+            return pl.DataFrame(schema=IDENTIFIER_SCHEMA)
+        hashed = pl.scan_parquet(files).with_columns(pl.col("value").hash(seed=0).alias("_hash"))
+        repeated = hashed.group_by("_hash").agg(pl.len().alias("n")).filter(pl.col("n") > 1).select("_hash")
+        return hashed.join(repeated, on="_hash", how="semi").drop("_hash").collect(engine="streaming")
 
 
 def _group_partitions(
@@ -202,7 +210,7 @@ def _group_partitions(
 ) -> _Grouper:
     """Group every partition without its straddling rows, then those rows as one more partition."""
     straddling = straddling_rows(_narrow_keys(folder))
-    grouper = _Grouper(settings, on_part)
+    grouper = _Grouper(settings, folder, on_part)
     extra_rows: list[pl.DataFrame] = []
     extra_failures: list[pl.DataFrame] = []
     for part in range(settings.partitions):
@@ -244,9 +252,10 @@ def chunked_stage(
     try:
         rows_read = _spill(table, settings, folder)
         grouper = _group_partitions(settings, folder, on_part)
+        warnings = grouper.warnings()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return ChunkedStage(rows_read, grouper.warnings(), grouper.organizations, grouper.contacts)
+    return ChunkedStage(rows_read, warnings, grouper.organizations, grouper.contacts)
 
 
 def partitions_for(path: Path) -> int:

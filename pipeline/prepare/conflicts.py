@@ -130,13 +130,21 @@ def shared_identifier_warnings(contacts: pl.DataFrame, specs: Specs) -> list[str
     only that one. Not a problem of the file, so not a row outcome; the user hears about it before
     anything is written.
     """
+    return shared_value_warnings(identifier_values(contacts, specs))
+
+
+IDENTIFIER_SCHEMA = {CONTACT_KEY: pl.String, "type": pl.String, "value": pl.String}
+
+
+def identifier_values(contacts: pl.DataFrame, specs: Specs) -> pl.DataFrame:
+    """Every contact's emails and phones as (Contact ID, type, value), compared case- and extension-blind."""
     columns = [
         c for c in contacts.columns if (spec := specs.get(c)) is not None and spec.kind == "contact"
         and spec.type in (FieldType.EMAIL, FieldType.PHONE)
     ]  # fmt: skip
     if not columns or contacts.height == 0:
-        return []
-    values = pl.concat(
+        return pl.DataFrame(schema=IDENTIFIER_SCHEMA)
+    return pl.concat(
         [
             contacts.select(
                 pl.col(CONTACT_KEY),
@@ -146,6 +154,14 @@ def shared_identifier_warnings(contacts: pl.DataFrame, specs: Specs) -> list[str
             for c in columns
         ]
     ).drop_nulls("value")
+
+
+def shared_value_warnings(values: pl.DataFrame) -> list[str]:
+    """The warnings of :func:`shared_identifier_warnings` from its :func:`identifier_values`.
+
+    ``values`` may leave out any value that occurs once: the chunked stage passes only the values whose
+    hash repeats across the whole file.
+    """
     # Nearly every value is on one row: keeping only the values that repeat first spares the deduplication
     # and the grouping (sorting every value's keys) all the others, most of this function's time. (A
     # value repeated only across types is kept too, and the grouping by type sorts it out.)
