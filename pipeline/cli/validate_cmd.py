@@ -10,7 +10,6 @@ from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.files import check_outputs
 from pipeline.prepare.stage import PrepareOptions, ignored_columns_warning, listed_columns
-from pipeline.report.reconcile import write_report
 from pipeline.report.run_report import validation_run_report
 from pipeline.report.validation import ValidationReport, validate_file
 
@@ -22,8 +21,7 @@ EXIT_SOME_INVALID = 1
 def render_summary(result: ValidationReport) -> list[str]:
     """The summary lines ``validate`` prints, ignored columns and warnings included."""
     s = result.summary
-    prepared = result.prepared
-    raw = prepared.raw
+    raw = result.source
     delimiter = {"\t": "tab"}.get(raw.delimiter, raw.delimiter)
     how = f"sheet {raw.sheet!r}" if raw.sheet is not None else f"{raw.encoding}, delimiter {delimiter!r}"
     lines = [
@@ -34,11 +32,11 @@ def render_summary(result: ValidationReport) -> list[str]:
         f"  conflict rows        {s.conflict_rows:>8}",
         f"  warnings             {s.warnings:>8}",
     ]
-    if prepared.columns.ignored:
-        lines.append("Ignored columns (not mapped to any field): " + listed_columns(prepared.columns.ignored))
+    if result.columns.ignored:
+        lines.append("Ignored columns (not mapped to any field): " + listed_columns(result.columns.ignored))
     # The ignored-columns warning already has its own line above; show it once.
-    listed = ignored_columns_warning(prepared.columns)
-    lines.extend(f"Warning: {w}" for w in prepared.warnings if w != listed)
+    listed = ignored_columns_warning(result.columns)
+    lines.extend(f"Warning: {w}" for w in result.warnings if w != listed)
     return lines
 
 
@@ -68,7 +66,7 @@ def validate(file: Path, prepare: PrepareOptions, report: Path | None, html: Pat
     for line in render_summary(result):
         click.echo(line)
     if report is not None:
-        written = write_report(result.report, report)
+        written = result.write_report(report)
         click.echo(f"Report written to {written}")
     if html is not None:
         write_page(validation_run_report(file, result.report, html, report), html)

@@ -7,6 +7,7 @@ cause; per-row problems are returned as data. What the stage produced is reporte
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,17 +90,23 @@ def prepare_file(path: str | Path, options: PrepareOptions, *, specs: Specs | No
     return prepare_table(read_input(path, options), options, specs=specs)
 
 
-def _resolve_columns(raw: RawTable, specs: Specs, mapping: Path | None) -> ColumnMap:
+def resolve_input_columns(
+    headers: tuple[str, ...], path: Path, specs: Specs, mapping: Path | None
+) -> ColumnMap:
+    """The input's columns resolved to fields (once per file, from its headers)."""
     user_mapping = load_mapping(mapping, specs) if mapping is not None else None
     try:
-        return resolve_columns(raw.headers, specs, user_mapping)
+        return resolve_columns(headers, specs, user_mapping)
     except InputError as err:
         # The header problems concern the input file: name it, as the reader's errors do.
-        raise type(err)(f"{raw.path}: {err}") from None
+        raise type(err)(f"{path}: {err}") from None
 
 
-def _warnings(raw: RawTable, columns: ColumnMap, grouped: Grouped) -> list[str]:
-    warnings = list(raw.warnings)
+def stage_warnings(
+    reader_warnings: Iterable[str], columns: ColumnMap, group_warnings: list[str]
+) -> list[str]:
+    """Every warning of the stage in the order users see them: reading, columns, then grouping."""
+    warnings = list(reader_warnings)
     if columns.missing:
         warnings.append(
             "the mapping file names columns this file does not have: "
@@ -107,14 +114,14 @@ def _warnings(raw: RawTable, columns: ColumnMap, grouped: Grouped) -> list[str]:
         )
     if (ignored := ignored_columns_warning(columns)) is not None:
         warnings.append(ignored)
-    warnings.extend(grouped.warnings)
+    warnings.extend(group_warnings)
     return warnings
 
 
 def prepare_table(raw: RawTable, options: PrepareOptions, *, specs: Specs | None = None) -> Prepared:
     """Map, normalize, validate and group a table already read (all of it, or the rows chosen to re-run)."""
     specs = specs or load_specs()
-    columns = _resolve_columns(raw, specs, options.mapping)
+    columns = resolve_input_columns(raw.headers, raw.path, specs, options.mapping)
     normalized = normalize(to_canonical(raw.frame, columns), specs, default_region=options.default_region)
     constants = tuple(columns.constants)
     failures = validate(normalized, specs, columns.headers_for, constants=constants)
@@ -126,4 +133,5 @@ def prepare_table(raw: RawTable, options: PrepareOptions, *, specs: Specs | None
         headers_for=columns.headers_for,
         constants=constants,
     )
-    return Prepared(raw, columns, normalized, failures, grouped, _warnings(raw, columns, grouped))
+    warnings = stage_warnings(raw.warnings, columns, grouped.warnings)
+    return Prepared(raw, columns, normalized, failures, grouped, warnings)

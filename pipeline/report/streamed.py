@@ -1,0 +1,69 @@
+"""The reconciliation file written chunk by chunk, for inputs too large to hold twice in memory.
+
+The outcomes are a narrow frame (``source_row`` and the outcome columns, sorted by ``source_row``); the
+input is read again with :func:`pipeline.prepare.chunks.open_chunks` and each chunk is joined to its slice
+of outcomes and appended. The CSV has the same bytes :func:`pipeline.report.reconcile.write_report` writes
+for the whole report at once: header once, every cell and header formula-escaped, written to a temporary
+file that replaces ``path`` only once complete. A workbook is built in memory (Excel caps a sheet at about
+a million rows anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.csvsafe import escape_expr, escape_headers
+from pipeline.errors import ConfigError
+from pipeline.files import atomic_path
+from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare.chunks import TableChunks
+from pipeline.report.reconcile import build_report, check_report_path, report_format, write_report
+
+
+def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The report of each chunk of ``table`` in input order (one empty page for a file without rows).
+
+    ``outcomes`` must be sorted by ``source_row``; chunks come in input order, so each chunk's outcomes
+    are one contiguous slice, found by binary search rather than a join over all of them.
+    """
+    numbers = outcomes.get_column(SOURCE_ROW).cast(pl.Int64)
+    empty: pl.DataFrame | None = None
+    written = False
+    for raw in table.chunks:
+        if raw.height == 0:
+            empty = raw
+            continue
+        rows = raw.get_column(SOURCE_ROW).cast(pl.Int64)
+        first, last = rows.item(0), rows.item(-1)
+        start = int(numbers.search_sorted(first, side="left"))
+        end = int(numbers.search_sorted(last, side="right"))
+        written = True
+        yield build_report(raw, outcomes.slice(start, end - start))
+    if not written:
+        if empty is None:
+            empty = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(table.headers, pl.String)})
+        yield build_report(empty, outcomes.clear())
+
+
+def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str | Path) -> Path:
+    """Write the report of ``table`` with ``outcomes`` to ``path`` (CSV streamed, or .xlsx in memory)."""
+    path = check_report_path(path)
+    pages = report_pages(table, outcomes)
+    try:
+        if report_format(path) == "xlsx":
+            return write_report(pl.concat(list(pages)), path)
+        with atomic_path(path) as temp, temp.open("wb") as out:
+            for index, page in enumerate(pages):
+                safe = page.with_columns(
+                    escape_expr(name).alias(name) for name, dtype in page.schema.items() if dtype == pl.String
+                )
+                if index == 0:
+                    escape_headers(safe).write_csv(out)
+                else:
+                    safe.write_csv(out, include_header=False)
+    except OSError as err:
+        raise ConfigError(f"cannot write the report to {path}: {err.strerror or err}") from None
+    return path

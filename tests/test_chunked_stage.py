@@ -1,0 +1,222 @@
+"""The chunked stage (spill, partitions, straddlers, streamed report) gives what the in-memory stage gives."""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.errors import UnreadableFileError
+from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, load_specs
+from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare.chunked import chunked_stage, straddling_rows
+from pipeline.prepare.chunks import open_chunks
+from pipeline.prepare.stage import PrepareOptions, prepare_file, resolve_input_columns
+from pipeline.report.reconcile import build_report, write_report
+from pipeline.report.validation import parts_valid, validate_chunked, validate_file
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SPECS = load_specs()
+HEADER = [
+    "Contact ID",
+    "Contact First Name",
+    "Contact Work Email",
+    "Contact Cell Phone",
+    "Account ID",
+    "Account Name",
+]
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def cross_chunk_rows() -> list[list[str]]:
+    """Every way rows relate across chunks, spread so that 3- and 7-row chunks split each case."""
+    rows = [
+        ["C1", "Ann", "ann@example.com", "(415) 555-0101", "A1", "Acme"],
+        ["C2", "Bob", "shared@example.com", "(415) 555-0102", "A2", "Beta"],
+        ["C3", "Cy", "cy@example.com", "(415) 555-0199", "A3", "Gamma"],
+        ["C4", "Di", "not-an-email", "", "A4", "Delta"],  # invalid contact part
+        ["", "", "", "", "A5", "Epsilon"],  # account-only row
+        ["C5", "Ed", "ed@example.com", "", "A2", "Beta"],
+        ["C6", "Fay", "fay@example.com", "", "A6", "Zeta"],
+        ["", "", "", "", "", ""],  # empty row
+        ["C7", "Gus", "gus@example.com", "", "A5", ""],  # links to A5, defined on another row
+        ["C8", "Hal", "SHARED@example.com", "(415) 555-0199", "A7", "Eta"],
+        ["C1", "Ann", "ann@example.com", "", "A1", "Acme Inc"],  # A1 disagrees with row 2
+        ["C5", "Ed", "ed@example.com", "", "A8", "Theta"],  # C5 under two accounts
+        ["C6", "Fay", "fay@example.com", "", "", ""],  # C6 with and without an Account ID
+        ["C9", "Ivy", "ivy@example.com", "", "A8", "Theta"],  # A8 touched by straddler C5
+        ["C10", "Jo", "jo@example.com", "", "A6", "Zeta"],
+        ["C11", "Kim", "kim@example.com", "", "A9", "Iota\nline two"],  # a line break in a cell
+        ["C12", "Lu", "lu@example.com", "", "A4", "Delta"],  # A4 again, after its invalid row
+        ["C13", "=1+1", "mo@example.com", "", "A10", "@Kappa"],  # cells a spreadsheet would run
+    ]
+    return rows
+
+
+def random_rows(seed: int, count: int = 60) -> list[list[str]]:
+    """Small pools of keys and values, so that accounts and contacts collide often and in every way."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        contact = rng.choice(["", *(f"C{i}" for i in range(12))])
+        account = rng.choice(["", *(f"A{i}" for i in range(6))])
+        name = rng.choice(["", f"Org {account}", f"Org {account} Ltd"]) if account else ""
+        email = rng.choice(["", f"{contact or 'x'}@example.com", "team@example.com", "broken@"])
+        phone = rng.choice(["", "(415) 555-0100", f"(415) 555-01{rng.randint(10, 99)}"])
+        first = rng.choice(["", "Ann", "Bea"]) if contact else ""
+        rows.append([contact, first, email if contact else "", phone if contact else "", account, name])
+    return rows
+
+
+def in_memory(path: Path, options: PrepareOptions, target: Path) -> tuple[bytes, list[str]]:
+    """The report and warnings of the in-memory stage, written the way ``write_report`` always has."""
+    prepared = prepare_file(path, options)
+    write_report(build_report(prepared.raw.frame, parts_valid(prepared.grouped)), target)
+    return target.read_bytes(), prepared.warnings
+
+
+def chunked(
+    path: Path, options: PrepareOptions, target: Path, rows: int, parts: int
+) -> tuple[bytes, list[str]]:
+    result = validate_chunked(path, options, chunk_rows=rows, partitions=parts)
+    result.write_report(target)
+    return target.read_bytes(), result.warnings
+
+
+CASES = [
+    ("contacts.csv", PrepareOptions()),
+    ("contacts-with-problems.csv", PrepareOptions()),
+    ("contacts-with-problems.csv", PrepareOptions(account_conflicts="first")),
+    ("dynamics-export.csv", PrepareOptions(mapping=SAMPLES / "dynamics.mapping.toml")),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), CASES)
+@pytest.mark.parametrize(("rows", "parts"), [(1, 2), (3, 3), (7, 2)])
+def test_the_samples_give_byte_identical_reports_and_equal_warnings(
+    tmp_path: Path, name: str, options: PrepareOptions, rows: int, parts: int
+) -> None:
+    """Each sample staged in tiny chunks and few partitions reports exactly what the in-memory stage does."""
+    expected = in_memory(SAMPLES / name, options, tmp_path / "memory.csv")
+    assert chunked(SAMPLES / name, options, tmp_path / "chunked.csv", rows, parts) == expected
+
+
+@pytest.mark.parametrize("conflicts", ["error", "first"])
+@pytest.mark.parametrize(("rows", "parts"), [(1, 2), (3, 3), (7, 2)])
+def test_rows_related_across_chunks_are_grouped_as_in_one_piece(
+    tmp_path: Path, conflicts: str, rows: int, parts: int
+) -> None:
+    """Accounts split over chunks, straddling contacts, links, shared identifiers and invalid rows agree."""
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    options = PrepareOptions(account_conflicts=conflicts)  # type: ignore[arg-type]
+    expected = in_memory(path, options, tmp_path / "memory.csv")
+    assert any("shared" in w or "is on 2 contacts" in w for w in expected[1])
+    assert chunked(path, options, tmp_path / "chunked.csv", rows, parts) == expected
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("conflicts", ["error", "first"])
+def test_random_collisions_of_keys_give_the_same_report(tmp_path: Path, seed: int, conflicts: str) -> None:
+    """Random rows over small pools of keys (every kind of collision) report identically in 3-row chunks."""
+    path = write_rows(tmp_path / "in.csv", random_rows(seed))
+    options = PrepareOptions(account_conflicts=conflicts)  # type: ignore[arg-type]
+    expected = in_memory(path, options, tmp_path / "memory.csv")
+    assert chunked(path, options, tmp_path / "chunked.csv", 3, 3) == expected
+
+
+def test_the_straddling_set_holds_every_row_related_to_a_straddler() -> None:
+    """A contact under two accounts pulls in both accounts' rows, and the contacts of those accounts."""
+    keys = pl.DataFrame(
+        {
+            SOURCE_ROW: [2, 3, 4, 5, 6, 7],
+            CONTACT_KEY: ["C1", "C1", "C2", "C3", "C4", None],
+            ORGANIZATION_KEY: ["A1", "A2", "A2", "A3", None, "A1"],
+        }
+    )
+    assert straddling_rows(keys).get_column(SOURCE_ROW).to_list() == [2, 3, 4, 7]
+
+
+def test_a_file_without_data_rows_is_refused_as_in_memory(tmp_path: Path) -> None:
+    """A header without rows is the same input error (one line, exit 2) on both paths, no traceback."""
+    path = write_rows(tmp_path / "in.csv", [])
+    with pytest.raises(UnreadableFileError) as memory:
+        prepare_file(path, PrepareOptions())
+    with pytest.raises(UnreadableFileError) as staged:
+        validate_chunked(path, PrepareOptions(), chunk_rows=2, partitions=2)
+    assert str(staged.value) == str(memory.value)
+
+
+def _spill_folders() -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob("contacts-pipeline-stage-*"))
+
+
+def test_the_spill_folder_is_removed_after_success_and_after_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing of the temporary dataset is left, whether the stage finishes or is interrupted mid-file."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    validate_chunked(path, PrepareOptions(), chunk_rows=4, partitions=2)
+    assert _spill_folders() == []
+
+    table = open_chunks(path, rows=4)
+    columns = resolve_input_columns(table.headers, table.path, SPECS, None)
+
+    def interrupted(chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        yield next(chunks)
+        assert len(_spill_folders()) == 1  # the first chunk was spilled
+        raise KeyboardInterrupt
+
+    table.chunks = interrupted(table.chunks)
+    with pytest.raises(KeyboardInterrupt):
+        chunked_stage(
+            table, columns, SPECS, default_region="US", account_conflicts="error", on_part=lambda _: None
+        )
+    assert _spill_folders() == []
+
+
+def test_validate_file_picks_the_chunked_stage_for_large_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the size limit ``validate_file`` stages in chunks, and its report and counts are unchanged."""
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    small = validate_file(path)
+    monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", 10)
+    large = validate_file(path)
+    assert small.prepared is not None
+    assert large.prepared is None
+    assert large.summary == small.summary
+    assert large.report.equals(small.report)
+
+
+def test_validate_command_prints_and_writes_the_same_on_the_chunked_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``validate --report`` past the size limit prints the same summary and writes the same bytes."""
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+
+    def run(report: Path) -> tuple[int, str, bytes]:
+        result = CliRunner().invoke(cli, ["validate", str(path), "--report", str(report)])
+        output = result.output.replace(str(report), "REPORT")
+        return result.exit_code, output, report.read_bytes()
+
+    in_memory_run = run(tmp_path / "memory.csv")
+    monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", 10)
+    monkeypatch.setattr("pipeline.report.validation.DEFAULT_CHUNK_ROWS", 4)
+    chunked_run = run(tmp_path / "chunked.csv")
+    assert chunked_run == in_memory_run
+    assert in_memory_run[0] == 1  # the file has invalid and conflicting rows
