@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.errors import UnreadableFileError
+from pipeline.errors import InputError, UnreadableFileError
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, load_specs
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.chunked import chunked_stage, straddling_rows
@@ -220,3 +220,24 @@ def test_validate_command_prints_and_writes_the_same_on_the_chunked_stage(
     chunked_run = run(tmp_path / "chunked.csv")
     assert chunked_run == in_memory_run
     assert in_memory_run[0] == 1  # the file has invalid and conflicting rows
+
+
+@pytest.mark.parametrize("change", ["row added", "row removed", "row replaced by two"])
+def test_a_file_changed_between_the_stage_and_its_report_writes_no_report(
+    tmp_path: Path, change: str
+) -> None:
+    """The chunked report reads the input a second time: if it no longer has the rows staged, the report
+    is refused (exit 2 from the CLI) instead of pairing rows with other rows' outcomes."""
+    rows = cross_chunk_rows()
+    path = write_rows(tmp_path / "in.csv", rows)
+    staged = validate_chunked(path, PrepareOptions(), chunk_rows=3)
+    edited = {
+        "row added": [*rows, ["C99", "Zed", "zed@example.com", "", "A99", "Omega"]],
+        "row removed": rows[:-1],
+        "row replaced by two": [*rows[:4], rows[4], rows[4], *rows[5:-1]],
+    }[change]
+    write_rows(path, edited)
+    report = tmp_path / "out.csv"
+    with pytest.raises(InputError, match="the file changed while it was being processed"):
+        staged.write_report(report)
+    assert not report.exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.csvsafe import escape_expr, escape_headers
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 from pipeline.files import atomic_path
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.chunks import TableChunks
@@ -32,6 +32,7 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
     numbers = outcomes.get_column(SOURCE_ROW).cast(pl.Int64)
     empty: pl.DataFrame | None = None
     written = False
+    seen = 0
     for raw in table.chunks:
         if raw.height == 0:
             empty = raw
@@ -40,8 +41,21 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
         first, last = rows.item(0), rows.item(-1)
         start = int(numbers.search_sorted(first, side="left"))
         end = int(numbers.search_sorted(last, side="right"))
+        if end - start != raw.height:
+            # Every row read the first time has one outcome: a mismatch means the file is not the one
+            # staged (edited or replaced meanwhile), and its report would pair rows with others' outcomes.
+            raise InputError(
+                f"{table.path}: the file changed while it was being processed (rows {first}-{last} no "
+                "longer match what was read before); nothing was written: run the command again"
+            )
         written = True
+        seen += raw.height
         yield build_report(raw, outcomes.slice(start, end - start))
+    if seen != outcomes.height:
+        raise InputError(
+            f"{table.path}: the file changed while it was being processed ({outcomes.height} rows were "
+            f"read, now {seen}); nothing was written: run the command again"
+        )
     if not written:
         if empty is None:
             empty = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(table.headers, pl.String)})
