@@ -8,12 +8,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
-from pipeline.errors import InputError, UnreadableFileError
+from pipeline.errors import ConfigError, InputError, UnreadableFileError
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, load_specs
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.chunked import chunked_stage, straddling_rows
@@ -241,3 +242,31 @@ def test_a_file_changed_between_the_stage_and_its_report_writes_no_report(
     with pytest.raises(InputError, match="the file changed while it was being processed"):
         staged.write_report(report)
     assert not report.exists()
+
+
+def test_validate_report_format_xlsx_writes_a_workbook_and_refuses_a_contradicting_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate --report-format xlsx writes a workbook (to out/ without --report), and a --report named
+    .csv with --report-format xlsx is refused with exit 2 before the file is read."""
+    monkeypatch.chdir(tmp_path)
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    result = CliRunner().invoke(cli, ["validate", str(path), "--report-format", "xlsx"])
+    assert result.exit_code == 1, result.output
+    book = openpyxl.load_workbook(tmp_path / "out" / "reconciliation.xlsx", read_only=True)
+    assert {"Summary", "Legend"} <= set(book.sheetnames)
+    refused = CliRunner().invoke(cli, ["validate", str(path), "--report", "r.csv", "--report-format", "xlsx"])
+    assert refused.exit_code == 2
+    assert "does not end in .xlsx" in refused.output
+
+
+def test_a_report_too_long_for_a_sheet_is_refused_before_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows than an .xlsx sheet holds: refused up front, naming the limit, and nothing is written."""
+    monkeypatch.setattr("pipeline.report.streamed.MAX_ROWS", 5)
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    staged = validate_chunked(path, PrepareOptions(), chunk_rows=3)
+    with pytest.raises(ConfigError, match=r"do not fit in one \.xlsx sheet"):
+        staged.write_report(tmp_path / "r.xlsx")
+    assert not (tmp_path / "r.xlsx").exists()

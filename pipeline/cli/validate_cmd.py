@@ -10,6 +10,7 @@ from pipeline.cli.html_option import html_option, write_page
 from pipeline.cli.prepare_options import prepare_options
 from pipeline.files import check_outputs
 from pipeline.prepare.stage import PrepareOptions, ignored_columns_warning, listed_columns
+from pipeline.report.reconcile import REPORT_FORMATS, choose_report_path
 from pipeline.report.run_report import validation_run_report
 from pipeline.report.validation import ValidationReport, validate_file
 
@@ -48,8 +49,16 @@ def render_summary(result: ValidationReport) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the reconciliation file (every input row plus its outcome) here.",
 )
+@click.option(
+    "--report-format",
+    type=click.Choice(REPORT_FORMATS),
+    help="csv or xlsx (a workbook with Summary and Legend sheets); default: --report's extension. Without "
+    "--report, the report goes to out/reconciliation.<format>.",
+)
 @html_option
-def validate(file: Path, prepare: PrepareOptions, report: Path | None, html: Path | None) -> None:
+def validate(
+    file: Path, prepare: PrepareOptions, report: Path | None, report_format: str | None, html: Path | None
+) -> None:
     """Check FILE without calling any API and print a summary.
 
     Exit status: 0 when every row is valid, 1 when some rows are invalid or in conflict, 2 when the file
@@ -59,6 +68,8 @@ def validate(file: Path, prepare: PrepareOptions, report: Path | None, html: Pat
     Example:
       contacts-pipeline validate samples/contacts.csv --report out/validation.csv --html out/validation.html
     """
+    if report is not None or report_format is not None:
+        report = choose_report_path(report, report_format, file)
     check_outputs(
         {"--report": report, "--html": html}, {"the input file": file, "--mapping": prepare.mapping}
     )

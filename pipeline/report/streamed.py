@@ -21,6 +21,7 @@ from pipeline.files import atomic_path
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prepare.chunks import TableChunks
 from pipeline.report.reconcile import build_report, check_report_path, report_format, write_report
+from pipeline.workbook import MAX_ROWS
 
 
 def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.DataFrame]:
@@ -65,6 +66,12 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
 def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str | Path) -> Path:
     """Write the report of ``table`` with ``outcomes`` to ``path`` (CSV streamed, or .xlsx in memory)."""
     path = check_report_path(path)
+    if report_format(path) == "xlsx" and outcomes.height > MAX_ROWS - 1:
+        # Said before the whole report is built in memory only for the workbook writer to refuse it.
+        raise ConfigError(
+            f"{outcomes.height} rows do not fit in one .xlsx sheet (at most {MAX_ROWS - 1}); write the "
+            "report as CSV"
+        )
     pages = report_pages(table, outcomes)
     try:
         if report_format(path) == "xlsx":
