@@ -21,7 +21,7 @@ from pipeline.exporting.layout import (
     render,
 )
 from pipeline.fields import FieldSpec, FieldType, custom_field, load_specs
-from pipeline.importing.plan import _phone
+from pipeline.importing.bodies import _phone
 from pipeline.prepare.mapping import resolve_columns
 from pipeline.prepare.normalize import normalize
 

@@ -220,7 +220,12 @@ def test_operations_are_built_in_batches_with_the_collector_paused_only_meanwhil
     """The garbage collector is off while a batch is built, on whenever the consumer runs, and left as
     it was found (so a caller that disabled it keeps it disabled)."""
     states: list[bool] = []
-    with patch("pipeline.importing.plan._common", side_effect=lambda *a: states.append(gc.isenabled()) or {}):
+
+    def digests(texts: list[str]) -> list[str]:
+        states.append(gc.isenabled())
+        return [""] * len(texts)
+
+    with patch("pipeline.importing.plan._digests", side_effect=digests):
         operations = contact_operations(_contacts(), SPECS, OPTIONS, chunk_size=1)
         seen = [(op.key, gc.isenabled()) for op in operations]
     assert states == [False, False]

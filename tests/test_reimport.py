@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from journal_support import SentRecorder, make_rows, read_report, record_sent, write_rows
 
 from pipeline.cli import cli
+from pipeline.importing import bodies
 from pipeline.sandbox import Sandbox, SandboxConfig, run_sandbox
 
 CONTACTS = 300
@@ -180,3 +181,46 @@ def test_contacts_follow_an_organization_that_was_created_again(
     for contact in sb.store.all("contacts"):
         if contact["externalIds"][0]["value"] in members:
             assert contact["externalOrganization"]["id"] == new["id"]
+
+
+def test_change_only_reimport_builds_bodies_only_for_the_records_it_sends(
+    sb: Sandbox,
+    tmp_path: Path,
+    sent: SentRecorder,
+    imported: list[dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records settled as unchanged by their fingerprint never get a request body built; the two sent do,
+    and the sandbox stores what they carry."""
+    built: list[str] = []
+    real = bodies.BodyBuilder.__call__
+
+    def counting(
+        self: bodies.BodyBuilder, row: tuple[object, ...], organization_id: str | None = None
+    ) -> dict:
+        body = real(self, row, organization_id)
+        built.append(body["id"])
+        return body
+
+    monkeypatch.setattr(bodies.BodyBuilder, "__call__", counting)
+    rows = [dict(r) for r in imported]
+    rows[42]["Contact Title"] = "Director"
+    for row in rows:
+        if row["Account ID"] == "A-0003":
+            row["Account City"] = "Cork"
+    result = _import(sb, tmp_path, write_rows(tmp_path / "contacts.csv", rows))
+
+    assert result.exit_code == 0, result.output
+    assert sorted(built) == sorted([rows[42]["Contact ID"], "A-0003"])
+    assert sent.keys() == {("contact", rows[42]["Contact ID"]), ("organization", "A-0003")}
+    contact = next(
+        c for c in sb.store.all("contacts") if c["externalIds"][0]["value"] == rows[42]["Contact ID"]
+    )
+    org = next(o for o in sb.store.all("organizations") if o["externalIds"][0]["value"] == "A-0003")
+    assert contact["title"] == "Director"
+    assert org["address"]["city"] == "Cork"
+    # Its body was built linked to its unchanged (unsent) organization.
+    linked = next(
+        o for o in sb.store.all("organizations") if o["externalIds"][0]["value"] == rows[42]["Account ID"]
+    )
+    assert contact["externalOrganization"]["id"] == linked["id"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.errors import ApiError
@@ -134,7 +134,7 @@ class CandidateFinder:
         if self.dry_run:
             body = dict(op.body)
             body["matchingIdentifiers"] = [*body["matchingIdentifiers"], candidate.found_by]
-            return replace(op, body=body)
+            return op.with_body(body)
         await self.client.claim_identifier("contacts", candidate.id, self.external_id(op.key))
         return op
 

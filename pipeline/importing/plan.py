@@ -1,8 +1,10 @@
 """Turn grouped, validated records into enrich operations.
 
-Pure: frames in, plain dicts out. Every operation matches on the record's ExternalId first, which is what
-makes a replayed request (after a dropped connection) find the record it created instead of making a
-second one.
+Pure: frames in, operations out. An operation's key, source rows, organization key and fingerprint are
+computed column-wise for a chunk of records at a time; its request body is built from its row only when
+first asked for (:mod:`pipeline.importing.bodies`), so records settled as unchanged by their fingerprint
+cost no body. Every operation matches on the record's ExternalId first, which is what makes a replayed
+request (after a dropped connection) find the record it created instead of making a second one.
 """
 
 from __future__ import annotations
@@ -10,30 +12,20 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
-from pipeline.fields import CONTACT_KEY, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
-from pipeline.genesys.models import external_id_identifier
+from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
+from pipeline.importing.bodies import MATCH_COLUMNS as MATCH_COLUMNS
+from pipeline.importing.bodies import Blanks, BodyBuilder, Kind
+from pipeline.importing.bodies import provided_wins as provided_wins
 
-Kind = Literal["contact", "organization"]
-# What an empty cell of a column the file has does to the stored field: nothing (keep), or clear it.
-Blanks = Literal["keep", "clear"]
 BLANKS_MODES: tuple[Blanks, ...] = ("keep", "clear")
-
-# The key columns become identifiers, not record fields.
-_KEY_COLUMNS = {CONTACT_KEY, ORGANIZATION_KEY}
-# Contact matching by email/phone (--match) uses these columns, in this order, after the ExternalId.
-MATCH_COLUMNS: dict[str, tuple[str, ...]] = {
-    "email": ("contact.workEmail", "contact.personalEmail", "contact.otherEmail"),
-    "phone": ("contact.cellPhone", "contact.workPhone", "contact.homePhone", "contact.otherPhone"),
-}
-_MATCH_TYPES = {"email": "Email", "phone": "Phone"}
 
 
 @dataclass(frozen=True)
@@ -52,20 +44,126 @@ class PlanOptions:
     blanks: Blanks = "keep"
 
 
-@dataclass(frozen=True)
 class Operation:
     """One enrich operation, with the input rows it stands for.
 
     ``fingerprint`` identifies what the operation writes, so a re-import can skip records identical to
-    their last successful push (see :func:`fingerprint_source`).
+    their last successful push (see :func:`fingerprint_source`). ``body`` is either given, or built from
+    the operation's row the first time it is read (then kept): a planned operation is a key, a few
+    numbers and a reference to its chunk of rows until then. Treat it as immutable (it is no longer a
+    frozen dataclass, which made building one three times slower): :meth:`with_body` and
+    :func:`link_organization` make new operations.
     """
+
+    __slots__ = (
+        "_body",
+        "_link",
+        "_row",
+        "_rows",
+        "fingerprint",
+        "key",
+        "kind",
+        "organization_key",
+        "source_rows",
+    )
 
     kind: Kind
     key: str
-    body: dict[str, Any]
     source_rows: tuple[int, ...]
-    organization_key: str | None = None
-    fingerprint: str = ""
+    organization_key: str | None
+    fingerprint: str
+    _body: dict[str, Any] | None
+    _rows: _Rows | None
+    _row: int
+    _link: str | None
+
+    def __init__(
+        self,
+        kind: Kind,
+        key: str,
+        body: dict[str, Any] | None,
+        source_rows: tuple[int, ...],
+        organization_key: str | None = None,
+        fingerprint: str = "",
+        *,
+        rows: _Rows | None = None,
+        row: int = 0,
+        link: str | None = None,
+    ) -> None:
+        if body is None and rows is None:
+            raise ValueError("an operation needs a body or the rows to build it from")
+        # Plain assignments: a million operations are made per million records, and routing these
+        # through a guarding __setattr__ (as a frozen dataclass does) tripled the cost of making one.
+        self.kind = kind
+        self.key = key
+        self._body = body
+        self.source_rows = source_rows
+        self.organization_key = organization_key
+        self.fingerprint = fingerprint
+        self._rows = rows
+        self._row = row
+        self._link = link
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The request body, built from the operation's row on first use."""
+        body: dict[str, Any] | None = self._body
+        if body is None:
+            assert self._rows is not None  # __init__ allows no other way
+            body = self._rows.body(self._row, self._link)
+            self._body = body
+        return body
+
+    @property
+    def built(self) -> bool:
+        """Whether the body exists yet (given, or built by reading ``body``)."""
+        return self._body is not None
+
+    def with_body(self, body: dict[str, Any]) -> Operation:
+        """The same operation sending ``body`` instead."""
+        return Operation(self.kind, self.key, body, self.source_rows, self.organization_key, self.fingerprint)
+
+    def _linked(self, organization_id: str) -> Operation:
+        return Operation(
+            self.kind,
+            self.key,
+            None,
+            self.source_rows,
+            self.organization_key,
+            self.fingerprint,
+            rows=self._rows,
+            row=self._row,
+            link=organization_id,
+        )
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.kind, self.key, self.body, self.source_rows, self.organization_key, self.fingerprint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Operation) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # equal by body, a dict
+
+    def __repr__(self) -> str:
+        body = repr(self._body) if self._body is not None else "<built when first read>"
+        return (
+            f"Operation(kind={self.kind!r}, key={self.key!r}, body={body}, source_rows={self.source_rows!r}, "
+            f"organization_key={self.organization_key!r}, fingerprint={self.fingerprint!r})"
+        )
+
+
+class _Rows:
+    """A chunk of a grouped frame, kept for building its operations' bodies when they are asked for."""
+
+    __slots__ = ("build", "frame")
+
+    def __init__(self, frame: pl.DataFrame, build: BodyBuilder) -> None:
+        self.frame = frame
+        self.build = build
+
+    def body(self, row: int, organization_id: str | None) -> dict[str, Any]:
+        # One row at a time costs what a whole-chunk conversion costs per row (a few microseconds).
+        return self.build(self.frame.row(row), organization_id)
 
 
 # Part of every fingerprint: bump it when the way payloads are built changes, so every record is sent once
@@ -138,8 +236,10 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _digests(texts: list[str]) -> list[str]:
+    """The fingerprints of fingerprint texts: polars has no SHA-256, so this is the one step per row."""
+    sha256 = hashlib.sha256
+    return [sha256(text.encode("utf-8")).hexdigest() for text in texts]
 
 
 def chunks(operations: Iterator[Operation], size: int) -> Iterator[list[Operation]]:
@@ -148,129 +248,30 @@ def chunks(operations: Iterator[Operation], size: int) -> Iterator[list[Operatio
         yield chunk
 
 
-def _phone(value: str) -> dict[str, Any]:
-    number, _, ext = value.partition(";ext=")
-    # `e164` and `countryCode` are the server's to fill in from `display`.
-    phone: dict[str, Any] = {"display": number}
-    if ext:
-        phone["extension"] = int(ext)
-    return phone
-
-
-def _converter(spec: FieldSpec) -> Callable[[str], Any]:
-    match spec.type:
-        case FieldType.PHONE:
-            return _phone
-        case FieldType.INTEGER:
-            return int
-        case FieldType.DECIMAL:
-            return float
-        case FieldType.BOOLEAN:
-            return lambda v: v == "true"
-        case FieldType.LIST:
-            return lambda v: [item for item in v.split(LIST_SEPARATOR) if item]
-        case _:
-            return str
-
-
-@dataclass(frozen=True)
-class _Slot:
-    column: str
-    path: tuple[str, ...]
-    convert: Callable[[str], Any]
-    is_list: bool = False
-
-    @property
-    def rule(self) -> dict[str, str]:
-        return provided_wins(".".join(self.path), is_list=self.is_list)
-
-
-def provided_wins(path: str, *, is_list: bool = False) -> dict[str, str]:
-    """The field rule under which the provided value is stored as it is, null clearing the field: an
-    array is replaced (by nothing, for null) rather than combined with the stored one."""
-    rule = {"field": "$." + path, "action": "AlwaysUseProvided"}
-    if is_list:
-        rule["arrayAction"] = "Replace"
-    return rule
-
-
-def _slots(columns: Sequence[str], specs: Specs, kind: Kind) -> list[_Slot]:
-    slots = []
-    for column in columns:
-        if not column.startswith(f"{kind}.") or column in _KEY_COLUMNS:
-            continue
-        spec = specs.get(column)
-        if spec is None:
-            continue
-        is_list = spec.type is FieldType.LIST
-        slots.append(_Slot(column, tuple(spec.path.split(".")), _converter(spec), is_list))
-    return slots
-
-
-def _record(row: dict[str, Any], slots: list[_Slot], blanks: Blanks) -> tuple[dict[str, Any], list[_Slot]]:
-    """The record a row writes, and the slots whose provided value must win over the stored one.
-
-    With ``blanks="clear"`` those are its null columns (cleared) and its lists: the file is the whole
-    truth then, so an item removed from a cell is removed from Genesys, where the default array rule
-    (``Fill``) would keep every stored item and only add the new ones.
-    """
-    record: dict[str, Any] = {}
-    ruled = []
-    for slot in slots:
-        value = row.get(slot.column)
-        if value is None and blanks == "keep":
-            continue
-        target = record
-        for part in slot.path[:-1]:
-            target = target.setdefault(part, {})
-        if value is None:
-            # Null, not omitted: the rule below applies to it either way, but null says what is meant.
-            target[slot.path[-1]] = None
-            ruled.append(slot)
-        else:
-            target[slot.path[-1]] = slot.convert(value)
-            if slot.is_list and blanks == "clear":
-                ruled.append(slot)
-    return record, ruled
-
-
-def _external_id(source_id: str, value: str) -> dict[str, Any]:
-    return {"externalSource": {"id": source_id}, "value": value}
-
-
-def _common(key: str, options: PlanOptions, ruled: Sequence[_Slot] = ()) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": key, "action": options.action}
-    if options.division_id:
-        body["division"] = {"id": options.division_id}
-    body["matchingIdentifiers"] = [external_id_identifier(options.external_source_id, key)]
-    if ruled:
-        # Per field, so the default (PreferProvided: null keeps the stored value) holds for every other one.
-        body["fieldRules"] = {"rules": [slot.rule for slot in ruled]}
-    return body
-
-
-def _records(
+def _operations(
     frame: pl.DataFrame, specs: Specs, options: PlanOptions, kind: Kind, chunk_size: int
-) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]]:
-    """Per row of a grouped frame: the row, the operation's common part (with the field rules clearing
-    its blanks), the record it writes (``externalIds`` carrying the key, the schema reference when it has
-    custom fields) and its fingerprint.
+) -> Iterator[Operation]:
+    """Per row of a grouped frame, its operation: key, source rows, organization key and fingerprint
+    taken column by column for a chunk at a time, the body left to build from the chunk when read.
 
-    The frame's data columns are the ones the file has (or the mapping sets), so with
-    ``blanks="clear"`` only fields the file speaks of are ever cleared.
+    Hashing the fingerprint text is the one step per row besides making the operation (about 1 µs).
     """
-    slots = _slots(frame.columns, specs, kind)
-    schema = _schema(kind, options)
+    build = BodyBuilder(frame.columns, specs, options, kind)
     key_column = CONTACT_KEY if kind == "contact" else ORGANIZATION_KEY
-    fingerprint = fingerprint_source(frame.columns, _salt(kind, options), schema, blanks=options.blanks)
+    fingerprint = fingerprint_source(
+        frame.columns, _salt(kind, options), _schema(kind, options), blanks=options.blanks
+    )
+    linked = kind == "contact" and ORGANIZATION_KEY in frame.columns
     for chunk in frame.iter_slices(chunk_size):
-        for row in chunk.with_columns(fingerprint).iter_rows(named=True):
-            key = row[key_column]
-            record, ruled = _record(row, slots, options.blanks)
-            record["externalIds"] = [_external_id(options.external_source_id, key)]
-            if schema and "customFields" in record:
-                record["schema"] = schema
-            yield row, _common(key, options, ruled), record, _digest(row[_FINGERPRINT])
+        rows = _Rows(chunk, build)
+        digests = _digests(chunk.select(fingerprint).to_series().to_list())
+        keys = chunk.get_column(key_column).to_list()
+        sources = chunk.get_column("source_rows").to_list()
+        organizations = chunk.get_column(ORGANIZATION_KEY).to_list() if linked else [None] * chunk.height
+        for row, (key, source, organization, digest) in enumerate(
+            zip(keys, sources, organizations, digests, strict=True)
+        ):
+            yield Operation(kind, key, None, tuple(source), organization, digest, rows=rows, row=row)
 
 
 @contextmanager
@@ -287,9 +288,9 @@ def _collector_paused() -> Iterator[None]:
 def _built_in_batches(operations: Iterator[Operation], size: int) -> Iterator[Operation]:
     """``operations``, built ``size`` at a time with the cyclic garbage collector paused.
 
-    Each operation is a dozen small dicts and lists, none of them in a cycle (reference counting frees
-    them), but their number alone sets off a collection every few hundred operations, and each older
-    generation's collection walks the operations still held again: about a quarter of the plan's time.
+    Operations (and their source-row tuples) are in no cycle (reference counting frees them), but their
+    number alone sets off a collection every few hundred operations, and each older generation's
+    collection walks the operations still held again.
     Paused only while a batch is built, never while the consumer holds the generator (pushing, with
     asyncio and HTTP objects that do make cycles).
     """
@@ -305,56 +306,26 @@ def organization_operations(
     organizations: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Account ID, matched by the Account ID as ExternalId of the external source."""
-    return _built_in_batches(_organizations(organizations, specs, options, chunk_size), chunk_size)
-
-
-def _organizations(
-    organizations: pl.DataFrame, specs: Specs, options: PlanOptions, chunk_size: int
-) -> Iterator[Operation]:
-    for row, body, record, fingerprint in _records(organizations, specs, options, "organization", chunk_size):
-        key = row[ORGANIZATION_KEY]
-        body["externalOrganization"] = record
-        yield Operation("organization", key, body, tuple(row["source_rows"]), fingerprint=fingerprint)
+    return _built_in_batches(
+        _operations(organizations, specs, options, "organization", chunk_size), chunk_size
+    )
 
 
 def contact_operations(
     contacts: pl.DataFrame, specs: Specs, options: PlanOptions, *, chunk_size: int = 10_000
 ) -> Iterator[Operation]:
     """One Upsert per Contact ID; the organization link is filled in by :func:`link_organization`."""
-    return _built_in_batches(_contacts(contacts, specs, options, chunk_size), chunk_size)
-
-
-def _contacts(
-    contacts: pl.DataFrame, specs: Specs, options: PlanOptions, chunk_size: int
-) -> Iterator[Operation]:
-    api_matches = options.match if options.match_policy == "any" else ()
-    match_columns = [(kind, MATCH_COLUMNS[kind]) for kind in api_matches]
-    for row, body, record, fingerprint in _records(contacts, specs, options, "contact", chunk_size):
-        key = row[CONTACT_KEY]
-        for kind, columns in match_columns:
-            for column in columns:
-                value = row.get(column)
-                if value:
-                    # Identifiers are bare E.164 (no extension) and bare addresses.
-                    body["matchingIdentifiers"].append(
-                        {"type": _MATCH_TYPES[kind], "value": value.partition(";ext=")[0]}
-                    )
-        body["contact"] = record
-        yield Operation(
-            "contact",
-            key,
-            body,
-            tuple(row["source_rows"]),
-            organization_key=row.get(ORGANIZATION_KEY),
-            fingerprint=fingerprint,
-        )
+    return _built_in_batches(_operations(contacts, specs, options, "contact", chunk_size), chunk_size)
 
 
 def link_organization(operation: Operation, organization_id: str) -> Operation:
     """The contact operation with ``externalOrganization`` pointing at the organization's Genesys id."""
+    if not operation.built:
+        # Still unbuilt: the link goes into the body when it is built, so linking builds nothing.
+        return operation._linked(organization_id)
     body = dict(operation.body)
     body["contact"] = {**body["contact"], "externalOrganization": {"id": organization_id}}
-    return replace(operation, body=body)
+    return operation.with_body(body)
 
 
 def batched(operations: Sequence[Operation], size: int = 10) -> Iterator[list[Operation]]:
