@@ -54,14 +54,23 @@ def _national_numbers(region: str) -> list[str]:
     return [phonenumbers.national_significant_number(n) for n in numbers if n is not None]
 
 
+def _dialling_prefix(metadata: PhoneMetadata | None) -> str:
+    """The region's international prefix as dialled (its preferred one, or the pattern when it is digits)."""
+    if metadata is None:
+        return "00"
+    idd = metadata.preferred_international_prefix or metadata.international_prefix or "00"
+    return idd if idd.isdigit() else "00"
+
+
 def _own_code_variants(region: str) -> list[str]:
     """The region's example numbers written nationally after its own country code (with and without its
     trunk prefix on either side), bare, and with an extension."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
     if metadata is None:
         return []
-    code, trunk = str(metadata.country_code), metadata.national_prefix or ""
+    code, trunk, idd = str(metadata.country_code), metadata.national_prefix or "", _dialling_prefix(metadata)
     leads = [code, f"{code} {trunk}", f"{trunk}{code}", f"({code}) ", f"{code}-{code}", trunk, ""]
+    leads += [f"{idd} {code}", f"{idd}0", f"({idd}{trunk}) ", f"{idd}44 ", f"{idd}999"]
     texts = [f"{lead}{nsn}" for nsn in _national_numbers(region) for lead in leads]
     return texts + [f"{text} ext. 1234" for text in texts] + [f"{text}x56" for text in texts]
 
@@ -94,8 +103,9 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def _own_code_numbers(draw: st.DrawFn) -> tuple[str, str]:
-    """A region and one of its numbers written after the region's own country code, its trunk prefix, both
-    or neither, digits altered, separators anywhere, maybe a "+", maybe an extension of 1 to 25 digits."""
+    """A region and one of its numbers written after the region's own country code, its trunk prefix, both,
+    its international prefix (with a code, a 0 or nothing) or none of them, digits altered, separators
+    anywhere, maybe a "+", maybe an extension of 1 to 25 digits."""
     region = draw(st.sampled_from(REGIONS))
     metadata = PhoneMetadata.metadata_for_region(region, None)
     code = str(metadata.country_code) if metadata is not None else "1"
@@ -110,7 +120,9 @@ def _own_code_numbers(draw: st.DrawFn) -> tuple[str, str]:
                 del digits[at]
             case _:
                 digits.insert(at, draw(st.sampled_from("0123456789")))
-    lead = draw(st.sampled_from([code, code + trunk, trunk + code, code + code, trunk, "", "+" + code]))
+    idd = _dialling_prefix(metadata)
+    leads = [code, code + trunk, trunk + code, code + code, trunk, "", "+" + code, idd + code, idd + "0", idd]
+    lead = draw(st.sampled_from([*leads, idd + draw(st.sampled_from(["1", "7", "44", "49", "352", "80"]))]))
     separators = st.sampled_from(["", "", "", " ", "-", ".", "(", ")", " (", ") "])
     text = "".join(digit + draw(separators) for digit in lead + "".join(digits)).strip()
     if draw(st.booleans()):
@@ -206,8 +218,8 @@ def test_common_shapes_are_answered_fast_with_their_e164() -> None:
 
 
 def test_extensions_and_own_country_codes_are_answered_fast() -> None:
-    """Common extension suffixes and national numbers that start with the region's country code resolve
-    without parse, with parse's answer."""
+    """Common extension suffixes and national numbers that start with the region's country code or its
+    international prefix resolve without parse, with parse's answer."""
     pairs = [
         ("US", "(807)774-3845 ext. 9274"),
         ("US", "+1-807-774-3845 x12"),
@@ -216,6 +228,9 @@ def test_extensions_and_own_country_codes_are_answered_fast() -> None:
         ("CA", "(163) 752-6856"),
         ("DE", "49 30 12345678"),
         ("NL", "31 20 1234567"),
+        ("DE", "(00003) 58342"),
+        ("US", "011 44 20 7946 0958"),
+        ("SE", "002-054 93 56"),
     ]
     answered = fast_e164(pl.Series([r for r, _ in pairs]), pl.Series([t for _, t in pairs]))
     assert answered["resolved"].all()
@@ -227,6 +242,9 @@ def test_extensions_and_own_country_codes_are_answered_fast() -> None:
         "+11637526856",
         "+493012345678",
         "+31201234567",
+        "+49000358342",
+        "+442079460958",
+        "+20549356",
     ]
     assert answered["e164"].to_list() == [to_e164(r, t) for r, t in pairs]
 

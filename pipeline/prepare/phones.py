@@ -7,17 +7,17 @@ For those shapes ``parse`` + ``is_possible_number`` + E.164 formatting come down
 ``phonenumbers``' own metadata (country calling codes, the national prefix for parsing, the general
 national number pattern, possible lengths), and :func:`fast_e164` runs those steps on whole columns.
 
-Two more steps of ``parse`` are taken in polars as well: a national number that starts with the region's own
-country calling code (``1-371-213-7973`` in CA, ``4930...`` in DE) gets ``parse``'s decision whether that
-code is a country code (:func:`_own_country_code`), and an extension written `` ext. 1234``, `` x1234``,
+More of ``parse`` is taken in polars as well: a national number that starts with the region's own country
+calling code (``1-371-213-7973`` in CA, ``4930...`` in DE) gets ``parse``'s decision whether that code is
+a country code (:func:`_own_country_code`), one that starts with the region's international prefix is read
+as ``parse`` reads it (:func:`_international_prefix`), and an extension written `` ext. 1234``, `` x1234``,
 ``,1234`` and the like is split off as ``parse``'s extension pattern would split it (:data:`_EXTENDED`).
 
 The fast path answers a key only when its steps are *exactly* the ones ``parse`` would take; anything else
-(other characters or extension labels, a number that could start with the region's international prefix,
-a region whose national prefix has a transform rule or a regex polars cannot compile) is left unresolved
-and goes through :func:`to_e164`. ``tests/test_phones.py`` checks the two agree on
-generated numbers of every region, and ``bench/local_stage.py`` checks them on every number of the bench
-file.
+(other characters or extension labels, a country code no region uses, a region whose national prefix has
+a transform rule or a regex polars cannot compile) is left unresolved and goes through :func:`to_e164`.
+``tests/test_phones.py`` checks the two agree on generated numbers of every region, and
+``bench/local_stage.py`` checks them on every number of the bench file.
 """
 
 from __future__ import annotations
@@ -200,33 +200,52 @@ def _shapes(frame: pl.DataFrame) -> pl.DataFrame:
 def _national_numbers(shaped: pl.DataFrame) -> pl.DataFrame:
     """``parse``'s country code step: the ``national`` number, the country code ``cc`` it took (null when it
     took none) and the ``rules_region`` whose metadata it goes on with (null when the fast path has none)."""
+    domestic, abroad = [], [shaped.filter(pl.col("plus"))]
+    for (region,), part in shaped.filter(~pl.col("plus")).group_by("region", maintain_order=True):
+        rules = _rules(str(region))
+        if rules is not None:
+            part = _international_prefix(part, rules)
+            abroad.append(part.filter(pl.col("plus")))
+            domestic.append(_own_country_code(part.filter(~pl.col("plus")), str(region), rules))
     codes = _country_codes()
     digits = pl.col("digits")
     country = pl.coalesce(
         pl.when(digits.str.slice(0, n).is_in(list(codes))).then(digits.str.slice(0, n)) for n in (1, 2, 3)
     )
-    plus = shaped.filter(pl.col("plus")).with_columns(country.alias("cc"))
-    parts = [
-        plus.with_columns(
+    international = (
+        pl.concat(abroad)
+        .filter(digits.str.len_bytes() >= 3)  # parse: TOO_SHORT_AFTER_IDD
+        .with_columns(country.alias("cc"))
+        .with_columns(
             digits.str.slice(pl.col("cc").str.len_bytes()).alias("national"),
             pl.col("cc").replace_strict(codes, default=None, return_dtype=pl.String).alias("rules_region"),
         )
-    ]
-    for (region,), part in shaped.filter(~pl.col("plus")).group_by("region", maintain_order=True):
-        rules = _rules(str(region))
-        if rules is not None:
-            parts.append(_own_country_code(part, str(region), rules))
-    return pl.concat(parts, how="diagonal_relaxed")
+    )
+    return pl.concat([international, *domestic], how="diagonal_relaxed")
+
+
+def _international_prefix(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
+    """``_maybe_strip_i18n_prefix_and_normalize`` for numbers without "+": one that starts with the region's
+    international prefix, not followed by a 0, is read as "+" and the rest (``plus`` set, ``digits`` the
+    rest); with a 0 after it the prefix is part of a national number."""
+    if rules.international_prefix is None:
+        return part
+    digits = pl.col("digits")
+    # The prefix's match is the same with or without the optional digit after it: that digit always matches.
+    after = digits.str.extract(f"{rules.international_prefix}([0-9]?)", 1)
+    dialled = after.is_not_null() & (after != "0")
+    return part.with_columns(
+        pl.when(dialled).then(digits.str.replace(rules.international_prefix, "")).otherwise(digits),
+        dialled.alias("plus"),
+    )
 
 
 def _own_country_code(part: pl.DataFrame, region: str, rules: _Rules) -> pl.DataFrame:
-    """``_maybe_extract_country_code`` for numbers without "+" in ``region``: one that starts with the
-    region's own code loses it when the whole is not a national number but the rest is (its national
-    prefix stripped first), or when the whole is too long; parse then goes on with the code's main region."""
+    """``_maybe_extract_country_code`` for numbers without "+" or international prefix in ``region``: one
+    that starts with the region's own code loses it when the whole is not a national number but the rest is
+    (its national prefix stripped first), or when the whole is too long; parse then goes on with the code's
+    main region."""
     digits = pl.col("digits")
-    if rules.international_prefix is not None:
-        # parse would take these as dialled from abroad (unless a 0 follows): left to parse.
-        part = part.filter(~digits.str.contains(rules.international_prefix))
     rest = digits.str.slice(len(rules.country_code))
     # parse strips nothing from an empty rest (a number that is only the country code).
     rest = pl.when(rest == "").then(rest).otherwise(_strip_national_prefix(rest, rules))
