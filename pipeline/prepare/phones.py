@@ -182,11 +182,26 @@ def _shapes(frame: pl.DataFrame) -> pl.DataFrame:
     ``extension`` parse would split off (null when none)."""
     text = pl.col("text")
     plain = text.str.contains(_SIMPLE_SHAPE)
-    number = pl.when(plain).then(text).otherwise(text.str.extract(_EXTENDED, 1))
-    extension = pl.when(~plain).then(pl.coalesce(text.str.extract(_EXTENDED, group) for group in (2, 3, 4)))
+    # The extension's regex only runs on the few rows that are not plain numbers.
+    extended = (
+        frame.filter(~plain)
+        .with_columns(text.str.extract_groups(_EXTENDED).alias("groups"))
+        .with_columns(
+            pl.col("groups").struct.field("1").alias("number"),
+            pl.coalesce(pl.col("groups").struct.field(g) for g in ("2", "3", "4")).alias("extension"),
+        )
+        .drop("groups")
+    )
+    numbers = pl.concat(
+        [
+            frame.filter(plain).with_columns(
+                text.alias("number"), pl.lit(None, pl.String).alias("extension")
+            ),
+            extended,
+        ]
+    )
     return (
-        frame.with_columns(number.alias("number"), extension.alias("extension"))
-        .filter(pl.col("number").is_not_null())
+        numbers.filter(pl.col("number").is_not_null())
         .with_columns(
             pl.col("number").str.replace_all(r"[^0-9]", "").alias("digits"),
             pl.col("number").str.starts_with("+").alias("plus"),
@@ -246,18 +261,23 @@ def _own_country_code(part: pl.DataFrame, region: str, rules: _Rules) -> pl.Data
     (its national prefix stripped first), or when the whole is too long; parse then goes on with the code's
     main region."""
     digits = pl.col("digits")
+    own = digits.str.starts_with(rules.country_code)
     rest = digits.str.slice(len(rules.country_code))
     # parse strips nothing from an empty rest (a number that is only the country code).
     rest = pl.when(rest == "").then(rest).otherwise(_strip_national_prefix(rest, rules))
-    taken = digits.str.starts_with(rules.country_code) & (
-        (~digits.str.contains(rules.national_pattern) & rest.str.contains(rules.national_pattern))
-        | digits.str.len_bytes().is_in(list(rules.long_lengths))
+    taken = (~digits.str.contains(rules.national_pattern) & rest.str.contains(rules.national_pattern)) | (
+        digits.str.len_bytes().is_in(list(rules.long_lengths))
     )
-    return part.with_columns(
+    # Only the few numbers that start with the code pay for the regexes.
+    decided = part.filter(own).with_columns(
         pl.when(taken).then(rest).otherwise(digits).alias("national"),
         pl.when(taken).then(pl.lit(rules.country_code)).alias("cc"),
         pl.when(taken).then(pl.lit(rules.main_region)).otherwise(pl.lit(region)).alias("rules_region"),
     )
+    others = part.filter(~own).with_columns(
+        digits.alias("national"), pl.lit(None, pl.String).alias("cc"), pl.lit(region).alias("rules_region")
+    )
+    return pl.concat([decided, others])
 
 
 def _strip_national_prefix(nsn: pl.Expr, rules: _Rules) -> pl.Expr:
