@@ -6,6 +6,7 @@ import phonenumbers
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneMetadata
 
 from pipeline.prepare.normalize import phone_mapping
 from pipeline.prepare.phones import fast_e164, to_e164
@@ -39,6 +40,43 @@ def _examples(region: str) -> list[str]:
 
 EXAMPLES = [(region, text) for region in REGIONS for text in _examples(region)]
 
+# Extension suffixes as people write them: the labels the fast path splits off and labels it leaves to
+# parse ("#", ";ext=", "ext-", "int"), with and without spaces and dots.
+_EXTENSION_LABELS = [
+    " ext. ", " ext ", "ext", "ext.", " EXT. ", " Ext:", " extension ", " extn ", "extn.", " xt ",
+    " x", " x ", "x", " X", ",", ", ", " ,", ",,", " , ", " ext-", " #", "#", ";ext=", " int ", " ext.  ",
+]  # fmt: skip
+
+
+def _national_numbers(region: str) -> list[str]:
+    """The national significant numbers of the region's example numbers."""
+    numbers = (phonenumbers.example_number_for_type(region, kind) for kind in _TYPES)
+    return [phonenumbers.national_significant_number(n) for n in numbers if n is not None]
+
+
+def _dialling_prefix(metadata: PhoneMetadata | None) -> str:
+    """The region's international prefix as dialled (its preferred one, or the pattern when it is digits)."""
+    if metadata is None:
+        return "00"
+    idd = metadata.preferred_international_prefix or metadata.international_prefix or "00"
+    return idd if idd.isdigit() else "00"
+
+
+def _own_code_variants(region: str) -> list[str]:
+    """The region's example numbers written nationally after its own country code (with and without its
+    trunk prefix on either side), bare, and with an extension."""
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None:
+        return []
+    code, trunk, idd = str(metadata.country_code), metadata.national_prefix or "", _dialling_prefix(metadata)
+    leads = [code, f"{code} {trunk}", f"{trunk}{code}", f"({code}) ", f"{code}-{code}", trunk, ""]
+    leads += [f"{idd} {code}", f"{idd}0", f"({idd}{trunk}) ", f"{idd}44 ", f"{idd}999"]
+    texts = [f"{lead}{nsn}" for nsn in _national_numbers(region) for lead in leads]
+    return texts + [f"{text} ext. 1234" for text in texts] + [f"{text}x56" for text in texts]
+
+
+OWN_CODE_EXAMPLES = [(region, text) for region in REGIONS for text in _own_code_variants(region)]
+
 
 @st.composite
 def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
@@ -61,6 +99,36 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
                 text.insert(at, draw(st.sampled_from(alphabet)))
     prefix = draw(st.sampled_from(["", "0", "1", "+", "00", "+0", "(0)", "011", "+1 ", "+44 (0)", "8", "9"]))
     return region, prefix + "".join(text).strip()
+
+
+@st.composite
+def _own_code_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """A region and one of its numbers written after the region's own country code, its trunk prefix, both,
+    its international prefix (with a code, a 0 or nothing) or none of them, digits altered, separators
+    anywhere, maybe a "+", maybe an extension of 1 to 25 digits."""
+    region = draw(st.sampled_from(REGIONS))
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    code = str(metadata.country_code) if metadata is not None else "1"
+    trunk = (metadata.national_prefix or "") if metadata is not None else ""
+    digits = list(draw(st.sampled_from(_national_numbers(region) or ["0"])))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(digits)))
+        match draw(st.sampled_from(["change", "drop", "insert"])):
+            case "change" if at < len(digits):
+                digits[at] = draw(st.sampled_from("0123456789"))
+            case "drop" if at < len(digits):
+                del digits[at]
+            case _:
+                digits.insert(at, draw(st.sampled_from("0123456789")))
+    idd = _dialling_prefix(metadata)
+    leads = [code, code + trunk, trunk + code, code + code, trunk, "", "+" + code, idd + code, idd + "0", idd]
+    lead = draw(st.sampled_from([*leads, idd + draw(st.sampled_from(["1", "7", "44", "49", "352", "80"]))]))
+    separators = st.sampled_from(["", "", "", " ", "-", ".", "(", ")", " (", ") "])
+    text = "".join(digit + draw(separators) for digit in lead + "".join(digits)).strip()
+    if draw(st.booleans()):
+        label = draw(st.sampled_from(_EXTENSION_LABELS))
+        text += label + draw(st.text("0123456789", min_size=1, max_size=25))
+    return region, text
 
 
 def _fast_disagreements(pairs: list[tuple[str, str]]) -> list[tuple[str, str, str | None, str | None]]:
@@ -93,6 +161,39 @@ def test_fast_path_agrees_with_phonenumbers_on_generated_numbers(pairs: list[tup
     assert _fast_disagreements(pairs) == []
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_own_code_numbers(), min_size=1, max_size=60))
+def test_fast_path_agrees_with_phonenumbers_on_numbers_after_their_own_country_code(
+    pairs: list[tuple[str, str]],
+) -> None:
+    """Numbers written after their region's own country code or trunk prefix, with or without an
+    extension, get parse's answer when answered fast."""
+    assert _fast_disagreements(pairs) == []
+
+
+def test_fast_path_agrees_with_phonenumbers_on_every_regions_numbers_after_its_own_code() -> None:
+    """Every region's example numbers after its own code, trunk prefix and extension get parse's answer."""
+    assert _fast_disagreements(OWN_CODE_EXAMPLES) == []
+
+
+def test_extension_suffixes_of_every_length_agree_with_phonenumbers() -> None:
+    """Each extension label with 1 to 25 digits, after national and international numbers, gets parse's
+    answer: explicit labels split up to 20 digits, "x" and commas up to 9, longer ones go to parse."""
+    bases = [
+        ("US", "(408) 725-5017"),
+        ("US", "+1 408 725 5017"),
+        ("DE", "030 12345678"),
+        ("FR", "+33 1 23 45 67 89"),
+    ]
+    pairs = [
+        (region, f"{base}{label}{'1234567890123456789012345'[:n]}")
+        for region, base in bases
+        for label in _EXTENSION_LABELS
+        for n in range(1, 26)
+    ]
+    assert _fast_disagreements(pairs) == []
+
+
 def test_common_shapes_are_answered_fast_with_their_e164() -> None:
     """National numbers with or without trunk prefix and +<country code> numbers resolve without parse."""
     pairs = [
@@ -116,12 +217,54 @@ def test_common_shapes_are_answered_fast_with_their_e164() -> None:
     ]
 
 
-def test_extensions_and_odd_text_go_through_phonenumbers() -> None:
-    """Extensions, letters and a second "+" are left to parse, and the mapping still has parse's answer."""
-    keys = pl.Series(["US\x1f(807)774-3845 ext. 9274", "US\x1f1-800-FLOWERS", "GB\x1f+44+20", "US\x1f"])
+def test_extensions_and_own_country_codes_are_answered_fast() -> None:
+    """Common extension suffixes and national numbers that start with the region's country code or its
+    international prefix resolve without parse, with parse's answer."""
+    pairs = [
+        ("US", "(807)774-3845 ext. 9274"),
+        ("US", "+1-807-774-3845 x12"),
+        ("US", "807.774.3845, 7"),
+        ("CA", "1-371-213-7973"),
+        ("CA", "(163) 752-6856"),
+        ("DE", "49 30 12345678"),
+        ("NL", "31 20 1234567"),
+        ("DE", "(00003) 58342"),
+        ("US", "011 44 20 7946 0958"),
+        ("SE", "002-054 93 56"),
+    ]
+    answered = fast_e164(pl.Series([r for r, _ in pairs]), pl.Series([t for _, t in pairs]))
+    assert answered["resolved"].all()
+    assert answered["e164"].to_list() == [
+        "+18077743845;ext=9274",
+        "+18077743845;ext=12",
+        "+18077743845;ext=7",
+        "+13712137973",
+        "+11637526856",
+        "+493012345678",
+        "+31201234567",
+        "+49000358342",
+        "+442079460958",
+        "+20549356",
+    ]
+    assert answered["e164"].to_list() == [to_e164(r, t) for r, t in pairs]
+
+
+def test_odd_text_and_long_extensions_go_through_phonenumbers() -> None:
+    """Letters, a second "+" and an extension longer than parse splits off are left to parse, and the
+    mapping still has parse's answer."""
+    keys = pl.Series(
+        [
+            "US\x1f1-800-FLOWERS",
+            "GB\x1f+44+20",
+            "US\x1f",
+            "US\x1f(807)774-3845 x1234567890",
+            "US\x1f555-1234 #12",
+        ]
+    )
     answered = fast_e164(*[keys.str.split_exact("\x1f", 1).struct.field(f) for f in ("field_0", "field_1")])
     assert not answered["resolved"].any()
-    assert phone_mapping(keys)["new"].to_list() == ["+18077743845;ext=9274", "+18003569377", None, None]
+    slow = [to_e164(*key.split("\x1f")) for key in keys]
+    assert phone_mapping(keys)["new"].to_list() == ["+18003569377", None, None, *slow[3:]]
 
 
 def test_phone_mapping_is_the_same_with_and_without_the_fast_path() -> None:

@@ -7,12 +7,17 @@ For those shapes ``parse`` + ``is_possible_number`` + E.164 formatting come down
 ``phonenumbers``' own metadata (country calling codes, the national prefix for parsing, the general
 national number pattern, possible lengths), and :func:`fast_e164` runs those steps on whole columns.
 
+More of ``parse`` is taken in polars as well: a national number that starts with the region's own country
+calling code (``1-371-213-7973`` in CA, ``4930...`` in DE) gets ``parse``'s decision whether that code is
+a country code (:func:`_own_country_code`), one that starts with the region's international prefix is read
+as ``parse`` reads it (:func:`_international_prefix`), and an extension written `` ext. 1234``, `` x1234``,
+``,1234`` and the like is split off as ``parse``'s extension pattern would split it (:data:`_EXTENDED`).
+
 The fast path answers a key only when its steps are *exactly* the ones ``parse`` would take; anything else
-(other characters, an extension, a number that could start with an international prefix or the region's
-own country code, a region whose national prefix has a transform rule or a regex polars cannot compile) is
-left unresolved and goes through :func:`to_e164`. ``tests/test_phones.py`` checks the two agree on
-generated numbers of every region, and ``bench/local_stage.py`` checks them on every number of the bench
-file.
+(other characters or extension labels, a country code no region uses, a region whose national prefix has
+a transform rule or a regex polars cannot compile) is left unresolved and goes through :func:`to_e164`.
+``tests/test_phones.py`` checks the two agree on generated numbers of every region, and
+``bench/local_stage.py`` checks them on every number of the bench file.
 """
 
 from __future__ import annotations
@@ -31,6 +36,17 @@ _NSN_MIN, _NSN_MAX = 2, 17
 # Digits, a few separators and at most one leading "+": no letters (extensions, vanity numbers), no other
 # "+" and nothing RFC 3966. Longer text goes the slow way; it is not a common shape.
 _SIMPLE_SHAPE = r"^\+?[0-9 ().\-]{3,40}$"
+# The same number followed by an extension in forms that parse's _EXTN_PATTERN (case-insensitive, searched
+# from the left, anchored at the end) splits at the label: an explicit label ("ext", "ext.", "extn",
+# "extension") takes at most 20 digits, "x" or commas at most 9; more digits and parse finds no extension,
+# so those stay on the slow path. The number's characters cannot start a label, so the split is the same.
+# Groups: the number, then the extension digits of each alternative.
+_EXTENDED = (
+    r"^(\+?[0-9 ().\-]{3,40}?)"
+    r"(?:[ ,]*(?i:ext|extn|extension)\.?[ ]*([0-9]{1,20})"
+    r"|[ ]*(?i:x)[ ]*([0-9]{1,9})"
+    r"|[ ]*,[ ]*([0-9]{1,9}))$"
+)
 _MAX_LENGTH = 64
 
 
@@ -55,6 +71,7 @@ class _Rules:
     """What ``parse`` needs from one region's metadata, as polars regexes and length sets."""
 
     country_code: str
+    main_region: str  # the country code's main region, whose metadata parse uses once it has taken the code
     national_prefix: str | None  # "^(?:...)", or None when the region strips none
     transform: str | None  # the national prefix's replacement in polars syntax (``${1}``), if it has one
     last_group: int  # the national prefix's last capture group: the transform applies when it matched
@@ -64,6 +81,7 @@ class _Rules:
         int, ...
     ]  # lengths is_possible_number accepts (for the country code's main region)
     international_prefix: str | None  # "^(?:...)" of the region's own IDD
+    long_lengths: tuple[int, ...]  # lengths _test_number_length calls TOO_LONG for this region
 
 
 def _length_result(length: int, desc: PhoneNumberDesc) -> str:
@@ -111,6 +129,7 @@ def _rules(region: str) -> _Rules | None:
             return None
     rules = _Rules(
         country_code=str(metadata.country_code),
+        main_region=main_region,
         national_prefix=f"^(?:{prefix})" if prefix else None,
         transform=transform,
         last_group=groups,
@@ -120,6 +139,7 @@ def _rules(region: str) -> _Rules | None:
             n for n in range(_MAX_LENGTH) if _length_result(n, main_desc) in ("possible", "local")
         ),
         international_prefix=f"^(?:{idd})" if idd else None,
+        long_lengths=tuple(n for n in range(_MAX_LENGTH) if _length_result(n, desc) == "long"),
     )
     regexes = [rules.national_pattern, rules.national_prefix, rules.international_prefix]
     return rules if all(_compiles(r) for r in regexes if r is not None) else None
@@ -143,24 +163,9 @@ def fast_e164(regions: pl.Series, texts: pl.Series) -> pl.DataFrame:
     ``texts`` are trimmed values that are not already E.164. Works on any chunk of rows.
     """
     frame = pl.DataFrame({"region": regions, "text": texts}).with_row_index("__i")
-    simple = frame.filter(pl.col("text").str.contains(_SIMPLE_SHAPE))
-    digits = pl.col("text").str.replace_all(r"[^0-9]", "")
-    codes = _country_codes()
-    plus = pl.col("text").str.starts_with("+")
-    country = pl.coalesce(
-        pl.when(digits.str.slice(0, n).is_in(list(codes))).then(digits.str.slice(0, n)) for n in (1, 2, 3)
-    )
-    candidates = simple.with_columns(
-        digits.alias("digits"),
-        pl.when(plus).then(country).alias("cc"),
-        pl.when(plus)
-        .then(country.replace_strict(codes, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("region"))
-        .alias("rules_region"),
-        plus.alias("plus"),
-    ).filter(pl.col("digits").str.len_bytes() >= 3)  # parse rejects fewer: TOO_SHORT or not viable
+    numbers = _national_numbers(_shapes(frame))
     parts = []
-    for (region,), part in candidates.filter(pl.col("rules_region").is_not_null()).group_by(
+    for (region,), part in numbers.filter(pl.col("rules_region").is_not_null()).group_by(
         "rules_region", maintain_order=True
     ):
         rules = _rules(str(region))
@@ -172,41 +177,147 @@ def fast_e164(regions: pl.Series, texts: pl.Series) -> pl.DataFrame:
     ).select(pl.col("resolved").fill_null(False), pl.col("e164"))
 
 
-def _resolve(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
-    """``parse`` for rows whose country code or region has ``rules``: the national number, the national
-    prefix stripped when ``parse`` would strip it, then the possible-length and E.164-length checks."""
-    digits = pl.col("digits")
-    national = pl.when(pl.col("plus")).then(digits.str.slice(pl.col("cc").str.len_bytes())).otherwise(digits)
-    # A national number that may start with the region's international prefix or its own country code
-    # makes parse try them (and compare patterns): those go through parse.
-    international = pl.lit(False)
-    if rules.international_prefix is not None:
-        international = digits.str.contains(rules.international_prefix)
-    plain = pl.col("plus") | ~(international | digits.str.starts_with(rules.country_code))
-    part = part.filter(plain).with_columns(national.alias("national"))
-    nsn = pl.col("national")
-    if rules.national_prefix is not None:
-        stripped = nsn.str.replace(rules.national_prefix, "")
-        if rules.transform is not None:
-            # parse transforms only when the prefix's last group took part in the match, else strips.
-            transformed = nsn.str.replace(rules.national_prefix, rules.transform)
-            took_part = nsn.str.extract(rules.national_prefix, rules.last_group).is_not_null()
-            stripped = pl.when(took_part).then(transformed).otherwise(stripped)
-        matched = nsn.str.contains(rules.national_prefix)
-        viable_before = nsn.str.contains(rules.national_pattern)
-        viable_after = stripped.str.contains(rules.national_pattern)
-        strip = (
-            matched
-            & ~(viable_before & ~viable_after)
-            & stripped.str.len_bytes().is_in(list(rules.strip_lengths))
+def _shapes(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a common shape, with the number's ``digits``, whether it has a ``plus`` and the
+    ``extension`` parse would split off (null when none)."""
+    text = pl.col("text")
+    plain = text.str.contains(_SIMPLE_SHAPE)
+    # The extension's regex only runs on the few rows that are not plain numbers.
+    extended = (
+        frame.filter(~plain)
+        .with_columns(text.str.extract_groups(_EXTENDED).alias("groups"))
+        .with_columns(
+            pl.col("groups").struct.field("1").alias("number"),
+            pl.coalesce(pl.col("groups").struct.field(g) for g in ("2", "3", "4")).alias("extension"),
         )
-        nsn = pl.when(strip).then(stripped).otherwise(nsn)
+        .drop("groups")
+    )
+    numbers = pl.concat(
+        [
+            frame.filter(plain).with_columns(
+                text.alias("number"), pl.lit(None, pl.String).alias("extension")
+            ),
+            extended,
+        ]
+    )
+    return (
+        numbers.filter(pl.col("number").is_not_null())
+        .with_columns(
+            pl.col("number").str.replace_all(r"[^0-9]", "").alias("digits"),
+            pl.col("number").str.starts_with("+").alias("plus"),
+        )
+        # parse rejects fewer digits (TOO_SHORT or not viable), and with fewer than three before an
+        # extension it would not split the extension off.
+        .filter(pl.col("digits").str.len_bytes() >= 3)
+    )
+
+
+def _national_numbers(shaped: pl.DataFrame) -> pl.DataFrame:
+    """``parse``'s country code step: the ``national`` number, the country code ``cc`` it took (null when it
+    took none) and the ``rules_region`` whose metadata it goes on with (null when the fast path has none)."""
+    domestic, abroad = [], [shaped.filter(pl.col("plus"))]
+    for (region,), part in shaped.filter(~pl.col("plus")).group_by("region", maintain_order=True):
+        rules = _rules(str(region))
+        if rules is not None:
+            part = _international_prefix(part, rules)
+            abroad.append(part.filter(pl.col("plus")))
+            domestic.append(_own_country_code(part.filter(~pl.col("plus")), str(region), rules))
+    codes = _country_codes()
+    digits = pl.col("digits")
+    country = pl.coalesce(
+        pl.when(digits.str.slice(0, n).is_in(list(codes))).then(digits.str.slice(0, n)) for n in (1, 2, 3)
+    )
+    international = (
+        pl.concat(abroad)
+        .filter(digits.str.len_bytes() >= 3)  # parse: TOO_SHORT_AFTER_IDD
+        .with_columns(country.alias("cc"))
+        .with_columns(
+            digits.str.slice(pl.col("cc").str.len_bytes()).alias("national"),
+            pl.col("cc").replace_strict(codes, default=None, return_dtype=pl.String).alias("rules_region"),
+        )
+    )
+    return pl.concat([international, *domestic], how="diagonal_relaxed")
+
+
+def _international_prefix(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
+    """``_maybe_strip_i18n_prefix_and_normalize`` for numbers without "+": one that starts with the region's
+    international prefix, not followed by a 0, is read as "+" and the rest (``plus`` set, ``digits`` the
+    rest); with a 0 after it the prefix is part of a national number."""
+    if rules.international_prefix is None:
+        return part
+    digits = pl.col("digits")
+    # The prefix's match is the same with or without the optional digit after it: that digit always matches.
+    after = digits.str.extract(f"{rules.international_prefix}([0-9]?)", 1)
+    dialled = after.is_not_null() & (after != "0")
+    return part.with_columns(
+        pl.when(dialled).then(digits.str.replace(rules.international_prefix, "")).otherwise(digits),
+        dialled.alias("plus"),
+    )
+
+
+def _own_country_code(part: pl.DataFrame, region: str, rules: _Rules) -> pl.DataFrame:
+    """``_maybe_extract_country_code`` for numbers without "+" or international prefix in ``region``: one
+    that starts with the region's own code loses it when the whole is not a national number but the rest is
+    (its national prefix stripped first), or when the whole is too long; parse then goes on with the code's
+    main region."""
+    digits = pl.col("digits")
+    own = digits.str.starts_with(rules.country_code)
+    rest = digits.str.slice(len(rules.country_code))
+    # parse strips nothing from an empty rest (a number that is only the country code).
+    rest = pl.when(rest == "").then(rest).otherwise(_strip_national_prefix(rest, rules))
+    taken = (~digits.str.contains(rules.national_pattern) & rest.str.contains(rules.national_pattern)) | (
+        digits.str.len_bytes().is_in(list(rules.long_lengths))
+    )
+    # Only the few numbers that start with the code pay for the regexes.
+    decided = part.filter(own).with_columns(
+        pl.when(taken).then(rest).otherwise(digits).alias("national"),
+        pl.when(taken).then(pl.lit(rules.country_code)).alias("cc"),
+        pl.when(taken).then(pl.lit(rules.main_region)).otherwise(pl.lit(region)).alias("rules_region"),
+    )
+    others = part.filter(~own).with_columns(
+        digits.alias("national"), pl.lit(None, pl.String).alias("cc"), pl.lit(region).alias("rules_region")
+    )
+    return pl.concat([decided, others])
+
+
+def _strip_national_prefix(nsn: pl.Expr, rules: _Rules) -> pl.Expr:
+    """``_maybe_strip_national_prefix_carrier_code``: the national prefix stripped (or transformed) when it
+    matches, unless the number was a national number and would no longer be one."""
+    if rules.national_prefix is None:
+        return nsn
+    stripped = nsn.str.replace(rules.national_prefix, "")
+    if rules.transform is not None:
+        # parse transforms only when the prefix's last group took part in the match, else strips.
+        transformed = nsn.str.replace(rules.national_prefix, rules.transform)
+        took_part = nsn.str.extract(rules.national_prefix, rules.last_group).is_not_null()
+        stripped = pl.when(took_part).then(transformed).otherwise(stripped)
+    matched = nsn.str.contains(rules.national_prefix)
+    viable_before = nsn.str.contains(rules.national_pattern)
+    viable_after = stripped.str.contains(rules.national_pattern)
+    return pl.when(matched & ~(viable_before & ~viable_after)).then(stripped).otherwise(nsn)
+
+
+def _resolve(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
+    """``parse`` from its national prefix step on, for rows whose metadata is ``rules``: the prefix stripped
+    when the rest has a length parse accepts, then the possible-length and E.164-length checks, and the
+    extension appended as :func:`to_e164` appends it."""
+    national = pl.col("national")
+    candidate = _strip_national_prefix(national, rules)
+    nsn = (
+        pl.when(candidate.str.len_bytes().is_in(list(rules.strip_lengths)))
+        .then(candidate)
+        .otherwise(national)
+    )
     length = nsn.str.len_bytes()
     code = pl.coalesce(pl.col("cc"), pl.lit(rules.country_code))
     e164 = pl.lit("+") + code + nsn
     possible = (
-        length.is_between(_NSN_MIN, _NSN_MAX)
+        (national.str.len_bytes() >= _NSN_MIN)  # parse's TOO_SHORT_NSN, before the prefix is stripped
+        & length.is_between(_NSN_MIN, _NSN_MAX)
         & length.is_in(list(rules.possible_lengths))
         & (e164.str.len_bytes() <= E164_MAX_LENGTH)
     )
-    return part.select("__i", pl.when(possible).then(e164).alias("e164"))
+    with_extension = (
+        pl.when(pl.col("extension").is_null()).then(e164).otherwise(e164 + ";ext=" + pl.col("extension"))
+    )
+    return part.select("__i", pl.when(possible).then(with_extension).alias("e164"))
