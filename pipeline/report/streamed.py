@@ -19,6 +19,7 @@ from pipeline.csvsafe import escape_expr, escape_headers
 from pipeline.errors import ConfigError, InputError
 from pipeline.files import atomic_path
 from pipeline.outcomes import SOURCE_ROW
+from pipeline.prefetch import ahead
 from pipeline.prepare.chunks import TableChunks
 from pipeline.report.reconcile import build_report, check_report_path, report_format, write_report
 from pipeline.workbook import MAX_ROWS
@@ -77,7 +78,7 @@ def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str 
         if report_format(path) == "xlsx":
             return write_report(pl.concat(list(pages)), path)
         with atomic_path(path) as temp, temp.open("wb") as out:
-            for index, page in enumerate(pages):
+            for index, page in enumerate(ahead(pages, name="report")):
                 safe = page.with_columns(
                     escape_expr(name).alias(name) for name, dtype in page.schema.items() if dtype == pl.String
                 )
