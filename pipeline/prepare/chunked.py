@@ -184,7 +184,8 @@ class _Grouper:
         self.organizations = 0
         self.contacts = 0
 
-    def settle(self, rows: pl.DataFrame, failures: pl.DataFrame | None) -> None:
+    def group(self, rows: pl.DataFrame, failures: pl.DataFrame | None) -> tuple[Grouped, pl.DataFrame]:
+        """One partition's grouping and account-conflict warnings (pure: may run in a worker thread)."""
         s = self.settings
         # Failures come chunk by chunk: a stable sort puts them in file order, each row's in its own order.
         failures = (
@@ -192,7 +193,7 @@ class _Grouper:
             if failures is not None
             else pl.DataFrame(schema=FAILURE_SCHEMA)
         )
-        grouped, warnings = settle(
+        return settle(
             rows.sort(SOURCE_ROW),
             failures,
             s.specs,
@@ -200,10 +201,13 @@ class _Grouper:
             headers_for=s.columns.headers_for,
             constants=tuple(s.columns.constants),
         )
+
+    def accept(self, grouped: Grouped, warnings: pl.DataFrame) -> None:
+        """Hand one partition's grouping on, and keep what is merged at the end (in the caller's thread)."""
         self.on_part(grouped)
         self.account_warnings.append(warnings)
         # Every contact's emails and phones go to disk: at 10M rows they would be a gigabyte in memory.
-        values = identifier_values(grouped.contacts, s.specs)
+        values = identifier_values(grouped.contacts, self.settings.specs)
         values.write_parquet(
             self.identifiers / f"{len(self.account_warnings):05d}.parquet", compression="lz4"
         )
@@ -266,12 +270,14 @@ def _group_partitions(
             if rows.height:
                 yield rows, failures
 
-    # The next partition is read while this one is grouped (both mostly in polars, off the GIL).
-    for rows, failures in ahead(partitions(), name="partitions"):
-        grouper.settle(rows, failures)
+    # The next partition is read and grouped in a worker while this one is handed on (``on_part``: the
+    # benchmark's plan, validate's outcomes), both mostly inside polars, off the GIL.
+    groupings = (grouper.group(rows, failures) for rows, failures in partitions())
+    for grouped, warnings in ahead(groupings, name="partitions"):
+        grouper.accept(grouped, warnings)
     if straddling.height:
         failures = pl.concat(extra_failures, how="diagonal_relaxed") if extra_failures else None
-        grouper.settle(pl.concat(extra_rows, how="diagonal_relaxed"), failures)
+        grouper.accept(*grouper.group(pl.concat(extra_rows, how="diagonal_relaxed"), failures))
     return grouper
 
 
