@@ -161,7 +161,7 @@ def test_fast_path_agrees_with_phonenumbers_on_generated_numbers(pairs: list[tup
     assert _fast_disagreements(pairs) == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(_own_code_numbers(), min_size=1, max_size=60))
 def test_fast_path_agrees_with_phonenumbers_on_numbers_after_their_own_country_code(
     pairs: list[tuple[str, str]],

@@ -9,6 +9,7 @@ from unittest.mock import patch
 
 import polars as pl
 import pytest
+from plan_eager_reference import eager_operations
 
 from pipeline.fields import load_specs
 from pipeline.importing import bodies
@@ -21,7 +22,6 @@ from pipeline.importing.plan import (
 )
 from pipeline.prepare.group import Grouped
 from pipeline.prepare.stage import PrepareOptions, prepare_file
-from tests.plan_eager_reference import eager_operations
 
 SPECS = load_specs()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
