@@ -10,17 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pipeline.fields import CONTACT_KEY, LIST_SEPARATOR, ORGANIZATION_KEY, FieldSpec, FieldType, Specs
 from pipeline.genesys.models import external_id_identifier
 
-if TYPE_CHECKING:
-    from pipeline.importing.plan import PlanOptions
-
 Kind = Literal["contact", "organization"]
 # What an empty cell of a column the file has does to the stored field: nothing (keep), or clear it.
 Blanks = Literal["keep", "clear"]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the operations carry besides the row data."""
+
+    external_source_id: str
+    division_id: str | None = None
+    contact_schema: dict[str, Any] | None = None
+    organization_schema: dict[str, Any] | None = None
+    match: tuple[str, ...] = ()
+    # "any" lets the API match by the email/phone identifiers; the others decide before sending
+    # (pipeline.importing.candidates), so operations carry the ExternalId alone.
+    match_policy: str = "strict"
+    action: str = "Upsert"
+    blanks: Blanks = "keep"
+
 
 # The key columns become identifiers, not record fields.
 _KEY_COLUMNS = {CONTACT_KEY, ORGANIZATION_KEY}

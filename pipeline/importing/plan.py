@@ -14,7 +14,6 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -23,25 +22,10 @@ import polars as pl
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
 from pipeline.importing.bodies import MATCH_COLUMNS as MATCH_COLUMNS
 from pipeline.importing.bodies import Blanks, BodyBuilder, Kind
+from pipeline.importing.bodies import PlanOptions as PlanOptions
 from pipeline.importing.bodies import provided_wins as provided_wins
 
 BLANKS_MODES: tuple[Blanks, ...] = ("keep", "clear")
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """What the operations carry besides the row data."""
-
-    external_source_id: str
-    division_id: str | None = None
-    contact_schema: dict[str, Any] | None = None
-    organization_schema: dict[str, Any] | None = None
-    match: tuple[str, ...] = ()
-    # "any" lets the API match by the email/phone identifiers; the others decide before sending
-    # (pipeline.importing.candidates), so operations carry the ExternalId alone.
-    match_policy: str = "strict"
-    action: str = "Upsert"
-    blanks: Blanks = "keep"
 
 
 class Operation:
