@@ -233,7 +233,9 @@ def test_failed_scan_pages_are_retried_not_skipped(tmp_path: Path) -> None:
     with run_sandbox(SandboxConfig(rate_limit=0, seed=8)) as sb:
         _insert(sb, CONTACT, [{"id": f"c{i}", "externalIds": _ext(f"C{i}", sb)} for i in range(2000)])
         sb.configure(fault_rate=0.2, fault_kinds=("server_error",))
-        result = export(tmp_path / "x.csv", _settings(sb), ExportOptions(kind="contacts", columns="spec"))
+        # Ten attempts: five faults in a row on one page (1 in 3,000 per page) would end the export.
+        settings = replace(_settings(sb), max_attempts=10)
+        result = export(tmp_path / "x.csv", settings, ExportOptions(kind="contacts", columns="spec"))
         stats = sb.stats
 
     assert stats.faults_injected > 0
