@@ -302,7 +302,19 @@ def _resolve(part: pl.DataFrame, rules: _Rules) -> pl.DataFrame:
     when the rest has a length parse accepts, then the possible-length and E.164-length checks, and the
     extension appended as :func:`to_e164` appends it."""
     national = pl.col("national")
-    candidate = _strip_national_prefix(national, rules)
+    if rules.national_prefix is not None:
+        # The prefix's regexes (and the national pattern's, the costly ones) only run on the numbers whose
+        # start matches it: polars evaluates both sides of a `when` on every row. Rows are matched by `__i`.
+        matched = national.str.contains(rules.national_prefix)
+        part = pl.concat(
+            [
+                part.filter(matched).with_columns(_strip_national_prefix(national, rules).alias("candidate")),
+                part.filter(~matched).with_columns(national.alias("candidate")),
+            ]
+        )
+    else:
+        part = part.with_columns(national.alias("candidate"))
+    candidate = pl.col("candidate")
     nsn = (
         pl.when(candidate.str.len_bytes().is_in(list(rules.strip_lengths)))
         .then(candidate)
