@@ -14,7 +14,17 @@ from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError
 from pipeline.fields import FieldType, Specs, load_specs
-from pipeline.prepare.normalize import E164_PATTERN, check_region, is_valid_e164, normalize
+from pipeline.prepare.normalize import (
+    E164_PATTERN,
+    _by_type,
+    _clean_columns,
+    _composed,
+    _email,
+    _list,
+    check_region,
+    is_valid_e164,
+    normalize,
+)
 from pipeline.prepare.read import read_table
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -288,3 +298,24 @@ def test_demo_sample_accounts_have_identical_data_on_every_row() -> None:
     assert per_account.height >= 20
     assert per_account.get_column("len").min() >= 2
     assert per_account.select(organization[1:]).max_horizontal().max() == 1
+
+
+_STRINGS = {"contact.workEmail": pl.String, "organization.tags": pl.String}
+_PIECES = ["a", "B", "É", "ß", "@", ";", " ", "\u00a0", "e\u0301", "İ", "x"]
+_RULE_TEXT = st.none() | st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RULE_TEXT, min_size=1, max_size=20))
+def test_rules_skipped_for_values_they_keep_give_the_rules_results(values: list[str | None]) -> None:
+    """Composing, the email rule and the list rule run only on the values they can change; the result is
+    what running them on every value gives."""
+    frame = pl.DataFrame({"contact.workEmail": values, "organization.tags": values}, schema=_STRINGS)
+    cleaned = _clean_columns(frame, list(frame.columns))
+    for column, rule in (("contact.workEmail", _email), ("organization.tags", _list)):
+        everywhere = cleaned.select(rule(pl.col(column)).alias(column)).to_series()
+        assert _by_type(cleaned.get_column(column), SPECS).to_list() == everywhere.to_list()
+    composed = frame.select(pl.col(c).str.strip_chars().str.normalize("NFC") for c in frame.columns)
+    stripped = frame.select(pl.col(c).str.strip_chars() for c in frame.columns)
+    for column in frame.columns:
+        assert _composed(stripped.get_column(column)).to_list() == composed.get_column(column).to_list()

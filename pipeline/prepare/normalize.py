@@ -31,6 +31,7 @@ Same rows, same order, same columns: only values change.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import phonenumbers
 import polars as pl
@@ -78,7 +79,8 @@ def normalize(frame: pl.DataFrame, specs: Specs, default_region: str = "US") -> 
     """Normalize every canonical column of ``frame`` according to its field spec."""
     region = check_region(default_region)
     columns = [c for c in frame.columns if c != SOURCE_ROW]
-    cleaned = _clean_columns(frame, columns).with_columns(_by_type(c, specs) for c in columns)
+    cleaned = _clean_columns(frame, columns)
+    cleaned = cleaned.with_columns(_by_type(cleaned.get_column(c), specs) for c in columns)
     phones = _phone_columns(columns, specs)
     if phones:
         cleaned = _normalize_phones(cleaned, phones, specs, region)
@@ -94,12 +96,7 @@ def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     times per value, ten times slower on a million rows than these three passes.
     """
     stripped = frame.with_columns(pl.col(c).cast(pl.String).str.strip_chars() for c in columns)
-    # ASCII text is already NFC, and NFC costs about 13 ms per 200k values: only columns with a non-ASCII
-    # value pay it (typically the names; rarely the keys, emails, phones and numbers).
-    wide = stripped.select((pl.col(c).str.len_bytes() != pl.col(c).str.len_chars()).any() for c in columns)
-    composed = stripped.with_columns(
-        pl.col(c).str.normalize("NFC") for c in columns if wide.get_column(c).item()
-    )
+    composed = stripped.with_columns(_composed(stripped.get_column(c)) for c in columns)
     # Only a value starting with a quote can carry the escape (and the values were trimmed already): one
     # cheap test per column spares every column without one the rule's two regexes and a copy per value.
     quoted = composed.select(pl.col(c).str.starts_with(PREFIX).any() for c in columns)
@@ -111,22 +108,41 @@ def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
-def _by_type(column: str, specs: Specs) -> pl.Expr:
+def _composed(values: pl.Series) -> pl.Series:
+    """``values`` in NFC. ASCII text is NFC already, and composing costs about 1 us a value: only the
+    values with a non-ASCII character are composed (typically a few percent of the names and addresses;
+    rarely a key, email, phone or number)."""
+    return _where(values, values.str.len_bytes() != values.str.len_chars(), lambda v: v.str.normalize("NFC"))
+
+
+def _where(values: pl.Series, needed: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``values`` with ``rule`` applied to the ``needed`` ones only, the others (the rule would leave them
+    as they are) untouched: polars evaluates a rule on every value even inside ``when``, and most values
+    need none of the costly ones (a regex split, composing)."""
+    if not needed.any():
+        return values
+    changed = values.filter(needed).to_frame().select(rule(pl.col(values.name)).alias(values.name))
+    return values.clone().scatter(needed.arg_true(), changed.to_series())
+
+
+def _by_type(values: pl.Series, specs: Specs) -> pl.Series:
     """The type rule for a column already cleaned by :func:`_clean_columns`."""
-    spec = specs.get(column)
-    text = pl.col(column)
+    spec = specs.get(values.name)
     if spec is None:
-        return text.alias(column)
+        return values
     match spec.type:
         case FieldType.EMAIL:
-            text = _email(text)
+            # Only a value that lower-casing changes can have a domain to lower-case.
+            needed = values.str.contains("@", literal=True) & (values != values.str.to_lowercase())
+            return _where(values, needed, _email)
         case FieldType.BOOLEAN:
-            text = _boolean(text)
+            return values.to_frame().select(_boolean(pl.col(values.name)).alias(values.name)).to_series()
         case FieldType.LIST:
-            text = _list(text)
+            # Cleaned values are trimmed and not empty: without a separator the rule keeps them as they are.
+            return _where(values, values.str.contains(LIST_SEPARATOR, literal=True), _list)
         case FieldType.INTEGER:
-            text = _integer(text)
-    return text.alias(column)
+            return values.to_frame().select(_integer(pl.col(values.name)).alias(values.name)).to_series()
+    return values
 
 
 def _email(text: pl.Expr) -> pl.Expr:
