@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.csvsafe import unescape_expr, write_csv
+from pipeline.csvsafe import escape_expr, reescape_expr, unescape_expr, write_csv
 from pipeline.errors import ConfigError
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Outcome, Status
 from pipeline.report.merge import row_succeeded
@@ -22,12 +22,18 @@ from pipeline.report.workbook import write_report_workbook
 
 
 def build_report(
-    raw: pl.DataFrame, outcomes: pl.DataFrame, run: Mapping[str, str | None] | None = None
+    raw: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    run: Mapping[str, str | None] | None = None,
+    *,
+    escaped: bool = False,
 ) -> pl.DataFrame:
     """The input columns, then the outcome columns (then ``run``'s columns), one row per input row.
 
     An input column named like an outcome column (the Genesys id columns of an export fed back as input)
-    gives way to it: the report's column says what this run did.
+    gives way to it: the report's column says what this run did. ``escaped``: every cell as a CSV file
+    writes it (formula-escaped, see :mod:`pipeline.csvsafe`), which is cheaper than building the report
+    and escaping it after.
     """
     outcome_frame = outcomes.select(
         pl.col(SOURCE_ROW).cast(pl.Int64),
@@ -36,13 +42,16 @@ def build_report(
     own = {*OUTCOME_COLUMNS, *(run or {})}
     inputs = [c for c in raw.columns if c not in own]
     run_columns = [pl.lit(value, dtype=pl.String).alias(name) for name, value in (run or {}).items()]
+    cell = reescape_expr if escaped else unescape_expr
+    outputs = [c for c in (*OUTCOME_COLUMNS, *(run or {})) if c != SOURCE_ROW]
     return (
         raw.lazy()
         .select(pl.col(SOURCE_ROW).cast(pl.Int64), *inputs)
         .join(outcome_frame.lazy(), on=SOURCE_ROW, how="left", maintain_order="left")
         # A cell written escaped by us before (a report fed back as input) is taken at its value, so that
         # writing it escapes it once again rather than twice: '=X stays '=X, never ''=X.
-        .select(*(unescape_expr(c).alias(c) for c in inputs), *OUTCOME_COLUMNS, *run_columns)
+        .select(*(cell(c).alias(c) for c in inputs), *OUTCOME_COLUMNS, *run_columns)
+        .with_columns(escape_expr(c).alias(c) for c in outputs if escaped)
         .collect()
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.csvsafe import escape_expr, escape_headers
+from pipeline.csvsafe import escape_headers
 from pipeline.errors import ConfigError, InputError
 from pipeline.files import atomic_path
 from pipeline.outcomes import SOURCE_ROW
@@ -25,8 +25,11 @@ from pipeline.report.reconcile import build_report, check_report_path, report_fo
 from pipeline.workbook import MAX_ROWS
 
 
-def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    """The report of each chunk of ``table`` in input order (one empty page for a file without rows).
+def report_pages(
+    table: TableChunks, outcomes: pl.DataFrame, *, escaped: bool = False
+) -> Iterator[pl.DataFrame]:
+    """The report of each chunk of ``table`` in input order (one empty page for a file without rows);
+    ``escaped``: its cells as a CSV file writes them (see :func:`build_report`).
 
     ``outcomes`` must be sorted by ``source_row``; chunks come in input order, so each chunk's outcomes
     are one contiguous slice, found by binary search rather than a join over all of them.
@@ -52,7 +55,7 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
             )
         written = True
         seen += raw.height
-        yield build_report(raw, outcomes.slice(start, end - start))
+        yield build_report(raw, outcomes.slice(start, end - start), escaped=escaped)
     if seen != outcomes.height:
         raise InputError(
             f"{table.path}: the file changed while it was being processed ({outcomes.height} rows were "
@@ -61,7 +64,7 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
     if not written:
         if empty is None:
             empty = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(table.headers, pl.String)})
-        yield build_report(empty, outcomes.clear())
+        yield build_report(empty, outcomes.clear(), escaped=escaped)
 
 
 def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str | Path) -> Path:
@@ -73,15 +76,11 @@ def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str 
             f"{outcomes.height} rows do not fit in one .xlsx sheet (at most {MAX_ROWS - 1}); write the "
             "report as CSV"
         )
-    pages = report_pages(table, outcomes)
     try:
         if report_format(path) == "xlsx":
-            return write_report(pl.concat(list(pages)), path)
+            return write_report(pl.concat(list(report_pages(table, outcomes))), path)
         with atomic_path(path) as temp, temp.open("wb") as out:
-            for index, page in enumerate(ahead(pages, name="report")):
-                safe = page.with_columns(
-                    escape_expr(name).alias(name) for name, dtype in page.schema.items() if dtype == pl.String
-                )
+            for index, safe in enumerate(ahead(report_pages(table, outcomes, escaped=True), name="report")):
                 if index == 0:
                     escape_headers(safe).write_csv(out)
                 else:
