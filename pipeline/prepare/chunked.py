@@ -184,8 +184,11 @@ class _Grouper:
         self.organizations = 0
         self.contacts = 0
 
-    def group(self, rows: pl.DataFrame, failures: pl.DataFrame | None) -> tuple[Grouped, pl.DataFrame]:
-        """One partition's grouping and account-conflict warnings (pure: may run in a worker thread)."""
+    def group(
+        self, index: int, rows: pl.DataFrame, failures: pl.DataFrame | None
+    ) -> tuple[Grouped, pl.DataFrame]:
+        """Partition ``index``'s grouping and account-conflict warnings; its contacts' emails and phones
+        are written to disk (may run in a worker thread: it writes only its own file)."""
         s = self.settings
         # Failures come chunk by chunk: a stable sort puts them in file order, each row's in its own order.
         failures = (
@@ -193,7 +196,7 @@ class _Grouper:
             if failures is not None
             else pl.DataFrame(schema=FAILURE_SCHEMA)
         )
-        return settle(
+        grouped, warnings = settle(
             rows.sort(SOURCE_ROW),
             failures,
             s.specs,
@@ -201,16 +204,15 @@ class _Grouper:
             headers_for=s.columns.headers_for,
             constants=tuple(s.columns.constants),
         )
+        # Every contact's emails and phones go to disk: at 10M rows they would be a gigabyte in memory.
+        values = identifier_values(grouped.contacts, s.specs)
+        values.write_parquet(self.identifiers / f"{index:05d}.parquet", compression="lz4")
+        return grouped, warnings
 
     def accept(self, grouped: Grouped, warnings: pl.DataFrame) -> None:
         """Hand one partition's grouping on, and keep what is merged at the end (in the caller's thread)."""
         self.on_part(grouped)
         self.account_warnings.append(warnings)
-        # Every contact's emails and phones go to disk: at 10M rows they would be a gigabyte in memory.
-        values = identifier_values(grouped.contacts, self.settings.specs)
-        values.write_parquet(
-            self.identifiers / f"{len(self.account_warnings):05d}.parquet", compression="lz4"
-        )
         self.organizations += grouped.organizations.height
         self.contacts += grouped.contacts.height
 
@@ -254,7 +256,7 @@ def _group_partitions(
     extra_rows: list[pl.DataFrame] = []
     extra_failures: list[pl.DataFrame] = []
 
-    def partitions() -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None]]:
+    def partitions() -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame | None]]:
         """Each partition's rows and failures without the straddling ones, which are set aside."""
         for part in range(settings.partitions):
             rows = _read(folder / "rows" / f"{part}")
@@ -268,16 +270,17 @@ def _group_partitions(
                     extra_failures.append(failures.join(straddling, on=SOURCE_ROW, how="semi"))
                     failures = failures.join(straddling, on=SOURCE_ROW, how="anti")
             if rows.height:
-                yield rows, failures
+                yield part, rows, failures
 
     # The next partition is read and grouped in a worker while this one is handed on (``on_part``: the
     # benchmark's plan, validate's outcomes), both mostly inside polars, off the GIL.
-    groupings = (grouper.group(rows, failures) for rows, failures in partitions())
+    groupings = (grouper.group(*partition) for partition in partitions())
     for grouped, warnings in ahead(groupings, name="partitions"):
         grouper.accept(grouped, warnings)
     if straddling.height:
         failures = pl.concat(extra_failures, how="diagonal_relaxed") if extra_failures else None
-        grouper.accept(*grouper.group(pl.concat(extra_rows, how="diagonal_relaxed"), failures))
+        extra = pl.concat(extra_rows, how="diagonal_relaxed")
+        grouper.accept(*grouper.group(settings.partitions, extra, failures))
     return grouper
 
 
