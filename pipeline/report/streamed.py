@@ -38,7 +38,9 @@ def report_pages(
     empty: pl.DataFrame | None = None
     written = False
     seen = 0
-    for raw in table.chunks:
+    # Reading the next chunk (in a worker) overlaps building this page (in the caller's worker, see
+    # :func:`write_report_streamed`) and writing the one before.
+    for raw in ahead(table.chunks, name="report-read"):
         if raw.height == 0:
             empty = raw
             continue
