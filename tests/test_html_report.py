@@ -18,6 +18,7 @@ from pipeline.journal.schema import SCHEMA_VERSION
 from pipeline.journal.store import Journal, RunState
 from pipeline.outcomes import Outcome, Status
 from pipeline.report.html import ErrorCode, ErrorExample, RunReport, build_html, throughput
+from pipeline.report.validation import ValidationReport
 from pipeline.sandbox import SandboxConfig, run_sandbox
 
 HEADER = ["Contact ID", "Contact First Name", "Contact Last Name", "Contact Work Email", "Account ID",
@@ -117,6 +118,25 @@ def test_validate_html_escapes_a_script_cell_and_links_the_report(tmp_path: Path
     assert page.index("contact_conflict") < page.index("invalid_email")
     assert 'href="v.csv"' in page
     assert not _EXTERNAL.search(page)
+
+
+def test_validate_html_of_a_large_file_is_the_page_of_the_same_file_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file staged chunk by chunk gets the page the in-memory path gives, built from the narrow
+    outcomes (the whole report is never built in memory for it)."""
+    source = Path(__file__).parent.parent / "samples" / "contacts-with-problems.csv"
+    pages = []
+    for limit in (10**9, 10):
+        monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", limit)
+        if limit == 10:
+            monkeypatch.setattr(ValidationReport, "report", property(lambda _: pytest.fail("report built")))
+        page = tmp_path / f"{limit}" / "validation.html"
+        result = CliRunner().invoke(cli, ["validate", str(source), "--html", str(page)])
+        assert result.exit_code == 1, result.output
+        pages.append(page.read_text(encoding="utf-8"))
+    assert pages[0] == pages[1]
+    assert "contact invalid" in pages[1]
 
 
 def test_a_script_value_is_escaped_everywhere() -> None:
