@@ -231,6 +231,29 @@ def test_validate_command_prints_and_writes_the_same_on_the_chunked_stage(
     assert in_memory_run[0] == 1  # the file has invalid and conflicting rows
 
 
+def test_a_full_temp_disk_says_where_and_how_to_move_the_spill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """polars' failed write (how a full disk shows) stops the command with exit 3 and a message naming the
+    temporary folder and TMPDIR, no traceback, and the folder is removed."""
+    path = write_rows(tmp_path / "in.csv", cross_chunk_rows())
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "spill"))
+    (tmp_path / "spill").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", 10)
+    full = pl.exceptions.ComputeError(
+        "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+    )
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", lambda *_, **__: (_ for _ in ()).throw(full))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3, result.output
+    assert "cannot write temporary data to " + str(tmp_path / "spill") in result.output
+    assert "No space left on device (os error 28); " in result.output
+    assert "TMPDIR" in result.output
+    assert "Traceback" not in result.output
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
 @pytest.mark.parametrize("change", ["row added", "row removed", "row replaced by two"])
 def test_a_file_changed_between_the_stage_and_its_report_writes_no_report(
     tmp_path: Path, change: str

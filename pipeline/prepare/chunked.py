@@ -28,6 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.errors import RunError
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, Specs
 from pipeline.outcomes import SOURCE_ROW
 from pipeline.prefetch import ahead
@@ -88,6 +89,21 @@ class _StageSettings:
     partitions: int
 
 
+def spill(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` to the temporary folder; a full or unwritable disk is a :class:`RunError` that
+    says where, and how to put the folder elsewhere."""
+    try:
+        frame.write_parquet(path, compression="lz4")
+    except (OSError, pl.exceptions.ComputeError) as err:
+        # polars reports a failed write (a full disk included) as a ComputeError around the OS's message.
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        reason = reason.rpartition("underlying IO error: ")[2]
+        raise RunError(
+            f"cannot write temporary data to {path.parent}: {reason}; the chunked stage needs about half "
+            "the input's size there: set TMPDIR (TEMP on Windows) to a folder with room"
+        ) from None
+
+
 def _spill_chunk(raw: pl.DataFrame, index: int, settings: _StageSettings, folder: Path) -> int:
     """Map, normalize and validate one chunk; write its rows and failures by partition. Rows read."""
     columns, specs = settings.columns, settings.specs
@@ -101,7 +117,7 @@ def _spill_chunk(raw: pl.DataFrame, index: int, settings: _StageSettings, folder
         for (part,), piece in frame.partition_by(_PART, as_dict=True, include_key=False).items():
             target = folder / kind / f"{part}"
             target.mkdir(parents=True, exist_ok=True)
-            piece.write_parquet(target / f"{index:08d}.parquet", compression="lz4")
+            spill(piece, target / f"{index:08d}.parquet")
     return raw.height
 
 
@@ -206,7 +222,7 @@ class _Grouper:
         )
         # Every contact's emails and phones go to disk: at 10M rows they would be a gigabyte in memory.
         values = identifier_values(grouped.contacts, s.specs)
-        values.write_parquet(self.identifiers / f"{index:05d}.parquet", compression="lz4")
+        spill(values, self.identifiers / f"{index:05d}.parquet")
         return grouped, warnings
 
     def accept(self, grouped: Grouped, warnings: pl.DataFrame) -> None:
