@@ -10,7 +10,7 @@ a million rows anyway).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -25,8 +25,11 @@ from pipeline.report.reconcile import build_report, check_report_path, report_fo
 from pipeline.workbook import MAX_ROWS
 
 
-def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.DataFrame]:
-    """The report of each chunk of ``table`` in input order (one empty page for a file without rows).
+def report_pages(
+    table: TableChunks, outcomes: pl.DataFrame, run: Mapping[str, str | None] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The report of each chunk of ``table`` in input order (one empty page for a file without rows),
+    with ``run``'s columns last as :func:`~pipeline.report.reconcile.build_report` adds them.
 
     ``outcomes`` must be sorted by ``source_row``; chunks come in input order, so each chunk's outcomes
     are one contiguous slice, found by binary search rather than a join over all of them.
@@ -52,7 +55,7 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
             )
         written = True
         seen += raw.height
-        yield build_report(raw, outcomes.slice(start, end - start))
+        yield build_report(raw, outcomes.slice(start, end - start), run)
     if seen != outcomes.height:
         raise InputError(
             f"{table.path}: the file changed while it was being processed ({outcomes.height} rows were "
@@ -61,11 +64,19 @@ def report_pages(table: TableChunks, outcomes: pl.DataFrame) -> Iterator[pl.Data
     if not written:
         if empty is None:
             empty = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(table.headers, pl.String)})
-        yield build_report(empty, outcomes.clear())
+        yield build_report(empty, outcomes.clear(), run)
 
 
-def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str | Path) -> Path:
-    """Write the report of ``table`` with ``outcomes`` to ``path`` (CSV streamed, or .xlsx in memory)."""
+def write_report_streamed(
+    table: TableChunks,
+    outcomes: pl.DataFrame,
+    path: str | Path,
+    *,
+    run: Mapping[str, str | None] | None = None,
+    summary: Mapping[str, object] | None = None,
+) -> Path:
+    """Write the report of ``table`` with ``outcomes`` (and ``run``'s columns) to ``path``: CSV streamed,
+    or .xlsx in memory, whose Summary sheet lists ``summary`` (default: the report's counts)."""
     path = check_report_path(path)
     if report_format(path) == "xlsx" and outcomes.height > MAX_ROWS - 1:
         # Said before the whole report is built in memory only for the workbook writer to refuse it.
@@ -73,10 +84,10 @@ def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str 
             f"{outcomes.height} rows do not fit in one .xlsx sheet (at most {MAX_ROWS - 1}); write the "
             "report as CSV"
         )
-    pages = report_pages(table, outcomes)
+    pages = report_pages(table, outcomes, run)
     try:
         if report_format(path) == "xlsx":
-            return write_report(pl.concat(list(pages)), path)
+            return write_report(pl.concat(list(pages)), path, summary)
         with atomic_path(path) as temp, temp.open("wb") as out:
             for index, page in enumerate(ahead(pages, name="report")):
                 safe = page.with_columns(
