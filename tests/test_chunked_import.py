@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sandbox_support import sandbox_settings
 from test_chunked_stage import cross_chunk_rows, random_rows, write_rows
 
+from pipeline.cli import cli
+from pipeline.errors import ConfigError, RunInterruptedError
+from pipeline.genesys.client import GenesysClient
 from pipeline.importing import chunked_job
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.prepare.stage import PrepareOptions
@@ -211,3 +216,237 @@ def test_random_key_collisions_import_the_same(
 ) -> None:
     """Small pools of keys, colliding in every way, store and report the same in both paths."""
     assert_same(tmp_path, monkeypatch, [Step(_rows_file(random_rows(seed)))], 4, 3)
+
+
+def _changed_rows() -> list[list[str]]:
+    """The cross-partition rows with one contact changed and one added to an account of another row."""
+    rows = [row[:] for row in cross_chunk_rows()]
+    rows[2][1] = "Cyrus"
+    rows.append(["C20", "Zed", "zed@example.com", "", "A2", "Beta"])
+    return rows
+
+
+def test_a_journaled_reimport_with_live_comparison_and_matching_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change-only re-import, --compare-live --full, and --match email with --save-before over the
+    journal settle the same records the same way partition by partition."""
+    matching = [
+        ["C30", "Ann", "ann@example.com", "", "A1", "Acme"],  # found by email as C1's person
+        ["C31", "New", "new@example.com", "", "A11", "Lambda"],
+    ]
+    steps = [
+        Step(_rows_file(cross_chunk_rows()), journal=True),
+        Step(lambda folder: write_rows(folder / "changed.csv", _changed_rows()), journal=True),
+        Step(
+            lambda folder: write_rows(folder / "changed.csv", _changed_rows()),
+            options=replace(OPTIONS, compare_live=True, full=True),
+            journal=True,
+        ),
+        Step(
+            lambda folder: write_rows(folder / "match.csv", matching),
+            options=replace(OPTIONS, match=("email",), save_before=True),
+            journal=True,
+        ),
+    ]
+    outcome = assert_same(tmp_path, monkeypatch, steps, 3, 3)
+    statuses = [{r["contact_status"] for r in report} for report in outcome.reports]
+    assert "unchanged" in statuses[1]
+    assert "updated" in statuses[1]
+    assert "unchanged" in statuses[2]
+
+
+def test_delete_missing_deletes_the_same_records_from_keys_gathered_across_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--delete-missing plans from every key of the file before anything is sent, and deletes the same
+    contacts and organizations as the in-memory import."""
+    gone = {5, 12, 13, 14, 15}  # contact C-0005, and account A-003 with all four of its contacts
+
+    def kept(folder: Path) -> Path:
+        rows = _generated_rows(40, per_account=4)
+        return write_rows(folder / "kept.csv", [row for i, row in enumerate(rows) if i not in gone])
+
+    steps = [
+        Step(lambda folder: _generated(folder / "in.csv", 40, per_account=4)),
+        Step(kept, options=replace(OPTIONS, delete_missing=True, max_delete="100%")),
+    ]
+    outcome = assert_same(tmp_path, monkeypatch, steps, 6, 3)
+    assert outcome.summaries[1]["deletions"] == {"contacts": {"deleted": 5}, "organizations": {"deleted": 1}}
+    assert len(outcome.stored["contacts"]) == 35
+    assert (tmp_path / "chunked" / "report1.deleted.csv").is_file()
+
+
+ENUM_HEADER = ["Contact ID", "Contact First Name", "Contact Work Email", "Account ID", "Account Name"]
+
+
+def _api_failures(folder: Path) -> Path:
+    """Rows the sandbox refuses: a contact with an unknown enum value, an organization with another."""
+    header = [*ENUM_HEADER, "custom:preferred_channel_enum", "account custom:segment_enum"]
+    rows = [
+        [f"C-{i}", "F", f"u{i}@example.com", f"A-{i % 4}", f"Org {i % 4}", "email", "smb"] for i in range(16)
+    ]
+    rows[5][5] = "carrier-pigeon"
+    for row in rows:
+        if row[3] == "A-2":
+            row[6] = "gigantic"
+    path = folder / "in.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return path
+
+
+def _fixed_report(folder: Path) -> Path:
+    """The first step's reconciliation file with the refused values fixed, to be fed back."""
+    text = (folder / "report0.csv").read_text(encoding="utf-8")
+    (folder / "fixed.csv").write_text(text.replace("carrier-pigeon", "sms").replace("gigantic", "smb"))
+    return folder / "fixed.csv"
+
+
+def test_only_failed_reruns_the_same_rows_chunked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reconciliation file fed back with --only-failed re-runs only its failed rows, staged in chunks,
+    and the report keeps every row's outcome."""
+    options = replace(OPTIONS, organization_schema="Demo organization fields")
+    steps = [Step(_api_failures, options=options), Step(_fixed_report, options=options, only_failed=True)]
+    outcome = assert_same(tmp_path, monkeypatch, steps, 3, 3)
+    assert {"failed", "skipped"} <= {r["contact_status"] for r in outcome.reports[0]}
+    assert {r["contact_status"] for r in outcome.reports[1]} == {"created"}
+    assert outcome.summaries[1]["contacts"] == {"created": 5}
+
+
+def _temp_folders(root: Path) -> list[Path]:
+    return [*root.glob("contacts-pipeline-stage-*"), *root.glob("contacts-pipeline-import-*")]
+
+
+def _chunked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Large-file settings, temporary folders under ``tmp_path/temp`` (returned)."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr("pipeline.report.validation.IN_MEMORY_BYTES", 10)
+    monkeypatch.setattr(chunked_job, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(chunked_job, "PARTITIONS", 4)
+    return temp
+
+
+def _generated_rows(contacts: int, per_account: int) -> list[list[str]]:
+    return [
+        [
+            f"C-{i:04d}",
+            f"First{i}",
+            f"user{i}@example.com",
+            "",
+            f"A-{i // per_account:03d}",
+            f"Org {i // per_account}",
+        ]
+        for i in range(contacts)
+    ]
+
+
+def _generated(path: Path, contacts: int, per_account: int) -> Path:
+    return write_rows(path, _generated_rows(contacts, per_account))
+
+
+def test_an_interrupted_chunked_import_resumes_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the middle of the partitions leaves no temporary data; --resume finishes the file and
+    the sandbox holds each key once, linked as an uninterrupted import links it."""
+    path = _generated(tmp_path / "in.csv", 120, per_account=4)
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        import_file(path, sandbox_settings(sb), OPTIONS)
+        expected = stored(sb)
+    temp = _chunked(monkeypatch, tmp_path)
+    original = GenesysClient.bulk_enrich
+    calls: list[int] = []
+
+    async def interrupted(self: GenesysClient, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 7:
+            raise KeyboardInterrupt
+        return await original(self, *args, **kwargs)
+
+    journal, report = tmp_path / "journal.db", tmp_path / "out" / "report.csv"
+    options = replace(OPTIONS, concurrency=1)
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        with monkeypatch.context() as patch:
+            patch.setattr(GenesysClient, "bulk_enrich", interrupted)
+            with pytest.raises(RunInterruptedError):
+                import_file(path, sandbox_settings(sb), options, report_path=report, journal=journal)
+        assert _temp_folders(temp) == []
+        assert not report.exists()
+        assert 0 < sb.store.count("organizations") + sb.store.count("contacts") < 150
+        result = import_file(
+            path, sandbox_settings(sb), options, report_path=report, journal=journal, resume="last"
+        )
+        assert stored(sb) == expected
+        for kind in ("organizations", "contacts"):
+            keys = [_external(r) for r in sb.store.all(kind)]
+            assert len(keys) == len(set(keys))
+        rows = report_rows(report, sb)
+        assert [r["Contact ID"] for r in rows] == [f"C-{i:04d}" for i in range(120)]
+        assert all(r["genesys_contact_id"] == r["Contact ID"] for r in rows)
+        assert all(r["genesys_organization_id"] == r["Account ID"] for r in rows)
+        assert {r["contact_status"] for r in rows} <= {"created", "updated"}
+        assert result.summary.rows_succeeded == 120
+    assert _temp_folders(temp) == []
+
+
+def test_ctrl_c_while_staging_leaves_no_temporary_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted after the first partition is spilled, nothing is sent and both temporary folders go."""
+    path = _generated(tmp_path / "in.csv", 120, per_account=4)
+    temp = _chunked(monkeypatch, tmp_path)
+    original = chunked_job.SpilledParts.add
+
+    def add(self: chunked_job.SpilledParts, grouped: Any) -> None:
+        original(self, grouped)
+        assert len(_temp_folders(temp)) == 2  # the stage's spill and the partitions
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chunked_job.SpilledParts, "add", add)
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        with pytest.raises(KeyboardInterrupt):
+            import_file(path, sandbox_settings(sb), OPTIONS)
+        assert sb.store.count("organizations") == 0
+    assert _temp_folders(temp) == []
+
+
+def test_an_xlsx_report_too_long_for_a_sheet_is_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large file's .xlsx report that a sheet cannot hold is refused once the rows are counted, before
+    the push, with the temporary data removed."""
+    path = _generated(tmp_path / "in.csv", 30, per_account=3)
+    temp = _chunked(monkeypatch, tmp_path)
+    monkeypatch.setattr(chunked_job, "MAX_ROWS", 30)
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        with pytest.raises(ConfigError, match="30 rows do not fit"):
+            import_file(path, sandbox_settings(sb), OPTIONS, report_path=tmp_path / "r.xlsx")
+        assert sb.store.count("organizations") == 0
+    assert _temp_folders(temp) == []
+
+
+def test_the_import_command_on_a_large_file_writes_the_report_and_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI, a large file prints its summary, exits 1 for its invalid rows, and writes the
+    streamed report and the HTML page."""
+    _chunked(monkeypatch, tmp_path)
+    report, page = tmp_path / "r.csv", tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import", str(SAMPLES / "contacts-with-problems.csv"), "--sandbox", "--report", str(report),
+            "--html", str(page), "--contact-schema", "Demo contact fields",
+            "--journal", str(tmp_path / "j.db"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    with report.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["source_row"]) for r in rows] == list(range(2, 26))
+    assert {r["run_id"] for r in rows} == {"1"}
+    assert page.is_file()
