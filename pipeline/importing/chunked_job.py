@@ -64,6 +64,8 @@ class SpilledParts:
         self.count = 0
         self.organizations = 0
         self.contacts = 0
+        # Rows settled before any API call (invalid, in conflict, or whose contact is skipped for them).
+        self.settled = 0
 
     def add(self, grouped: Grouped) -> None:
         target = self.folder / f"{self.count:05d}"
@@ -73,6 +75,7 @@ class SpilledParts:
         self.count += 1
         self.organizations += grouped.organizations.height
         self.contacts += grouped.contacts.height
+        self.settled += grouped.outcomes.height
 
     def columns(self) -> Grouped:
         """No rows, every column any partition has: what the schemas and custom fields are resolved from."""
