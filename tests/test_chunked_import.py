@@ -23,9 +23,10 @@ from sandbox_support import sandbox_settings
 from test_chunked_stage import cross_chunk_rows, random_rows, write_rows
 
 from pipeline.cli import cli
-from pipeline.errors import ConfigError, RunInterruptedError
+from pipeline.errors import ConfigError, RunError, RunInterruptedError
 from pipeline.genesys.client import GenesysClient
 from pipeline.importing import chunked_job
+from pipeline.importing import job as job_module
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.importing.preview import PlanResult, plan_file
 from pipeline.prepare.stage import PrepareOptions
@@ -513,3 +514,27 @@ def test_plan_of_a_large_file_lists_what_the_in_memory_plan_lists(
     assert _plan_figures(chunked) == _plan_figures(memory)
     assert len({r.source_row for r in chunked.rows}) > 5
     assert _temp_folders(temp) == []
+
+
+def test_a_large_file_changed_during_the_push_ends_without_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report reads the file again: edited meanwhile, the run stops (exit 3) with no report rather than
+    pair rows with other rows' outcomes, and says the records were pushed."""
+    path = _generated(tmp_path / "in.csv", 30, per_account=3)
+    _chunked(monkeypatch, tmp_path)
+    original = job_module.push_parts
+
+    async def edited_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        pushed = await original(*args, **kwargs)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("C-9999,Late,late@example.com,,A-999,Late Org\n")
+        return pushed
+
+    monkeypatch.setattr(job_module, "push_parts", edited_meanwhile)
+    report = tmp_path / "r.csv"
+    with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
+        with pytest.raises(RunError, match=r"changed while it was being processed.*records were pushed"):
+            import_file(path, sandbox_settings(sb), OPTIONS, report_path=report)
+        assert sb.store.count("contacts") == 30
+    assert not report.exists()

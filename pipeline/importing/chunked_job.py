@@ -164,11 +164,11 @@ def chunked_input(
     partitions = PARTITIONS or partitions_for(Path(path))
     if rerun is not None and whole is not None:
         return ChunkedInput(chunks_of(rerun, CHUNK_ROWS), lambda: chunks_of(whole, CHUNK_ROWS), partitions)
-    stamp = validation._stamp(path)
+    stamp = validation.file_stamp(path)
 
     def reopen() -> TableChunks:
         # The report reads the file again: it must still be the file staged.
-        validation._unchanged(path, stamp)
+        validation.check_unchanged(path, stamp)
         return open_chunks(path, encoding=prepare.encoding, sheet=prepare.sheet, rows=CHUNK_ROWS)
 
     return ChunkedInput(reopen(), reopen, partitions)
