@@ -4,9 +4,10 @@ journal, and write the reconciliation file and its summary (``<report stem>.summ
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,20 +17,29 @@ import polars as pl
 from pipeline.errors import ConfigError, InputError, RunError
 from pipeline.fields import load_specs
 from pipeline.files import check_outputs, deleted_records_path, write_text_atomic
-from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
-from pipeline.importing.delete_missing import DeleteReport, carry_out, plan_missing
+from pipeline.importing.chunked_job import (
+    check_report_fits,
+    chunked_input,
+    every_row,
+    is_large,
+    push_parts,
+    spill_folder,
+    stage_parts,
+)
 from pipeline.importing.deletions import present_keys
-from pipeline.importing.options import ImportOptions, Progress, PushReport
-from pipeline.importing.push import default_concurrency
+from pipeline.importing.options import ImportOptions, Progress
 from pipeline.importing.push_file import push_grouped
+from pipeline.importing.with_client import Pushed, push_with_client
 from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
 from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare.chunks import TableChunks
 from pipeline.prepare.read import RawTable
-from pipeline.prepare.stage import Prepared, PrepareOptions, prepare_table, read_input
+from pipeline.prepare.stage import PrepareOptions, prepare_table, read_input
 from pipeline.report.merge import row_succeeded
 from pipeline.report.reconcile import build_report, check_report_path, summarize, write_report
+from pipeline.report.streamed import report_pages, write_report_streamed
 from pipeline.report.summary import ImportResult, ImportSummary, flatten, summary_path
 
 __all__ = ["ImportOptions", "Progress", "import_file"]
@@ -47,65 +57,6 @@ def _rows_to_rerun(raw: RawTable) -> tuple[RawTable, pl.DataFrame]:
     done = previous.filter(row_succeeded())
     rerun = raw.frame.join(done.select(SOURCE_ROW), on=SOURCE_ROW, how="anti", maintain_order="left")
     return replace(raw, frame=rerun), done
-
-
-@dataclass(frozen=True)
-class _Pushed:
-    pushed: PushReport
-    client_stats: dict[str, int]
-    deleted: DeleteReport | None = None
-
-
-async def _push_with_client(
-    settings: ClientSettings,
-    prepared: Prepared,
-    options: ImportOptions,
-    progress: Progress,
-    ledger: RunLedger | None = None,
-    deleted_path: Path | None = None,
-) -> _Pushed:
-    concurrency = options.concurrency or default_concurrency(settings.rate_limit_per_minute)
-    # One connection per request in flight: fewer would queue requests for a socket, more would only
-    # open sockets that nothing uses.
-    async with GenesysClient(replace(settings, max_connections=concurrency)) as client:
-        plan = None
-        if options.delete_missing:
-            # Planned before anything is sent, so a run over the guard stops with the target untouched.
-            plan = await plan_missing(
-                client,
-                present_keys(prepared.normalized),
-                options.external_source,
-                options.division_id,
-                options.max_delete,
-            )
-        pushed = await push_grouped(
-            client,
-            prepared.grouped,
-            prepared.grouped.outcomes,
-            options,
-            rate_limit=settings.rate_limit_per_minute,
-            progress=progress,
-            ledger=ledger,
-        )
-        deleted = None
-        if plan is not None and deleted_path is not None:
-            deleted = await carry_out(
-                client,
-                plan,
-                deleted_path,
-                rows_not_succeeded=prepared.raw.frame.height - pushed.outcomes.filter(row_succeeded()).height,
-                dry_run=options.dry_run,
-                concurrency=concurrency,
-                specs=load_specs(),
-                ledger=ledger,
-            )
-        stats = client.stats
-        counted = {
-            "requests_sent": stats.requests_sent,
-            "throttled": stats.throttled,
-            "retries": stats.retries,
-        }
-        return _Pushed(pushed, counted, deleted)
 
 
 @dataclass(frozen=True)
@@ -216,7 +167,8 @@ def import_file(
     """
     started = time.monotonic()
     prepare = prepare or PrepareOptions()
-    raw = read_input(path, prepare)
+    # A large file is read chunk by chunk when it is staged; a report fed back is read whole anyway.
+    raw = read_input(path, prepare) if only_failed or not is_large(path) else None
     if options.delete_missing and only_failed:
         raise ConfigError(
             "--delete-missing needs the whole file to know which keys are gone; it cannot be combined "
@@ -240,7 +192,7 @@ def import_file(
 
 def _run_journaled(
     job: _Job,
-    raw: RawTable,
+    raw: RawTable | None,
     options: ImportOptions,
     prepare: PrepareOptions,
     file: FileOptions,
@@ -262,7 +214,7 @@ def _run_journaled(
     ) as run:
         if run.resumed:
             options, restored, file = _restored_options(run.options, options)
-            if (restored.encoding, restored.sheet) != (prepare.encoding, prepare.sheet):
+            if raw is not None and (restored.encoding, restored.sheet) != (prepare.encoding, prepare.sheet):
                 raw = read_input(job.path, restored)  # read as the run read it
             prepare = restored
         result = job.run(raw, options, prepare, file, ledger=run.ledger)
@@ -282,13 +234,15 @@ class _Job:
 
     def run(
         self,
-        raw: RawTable,
+        raw: RawTable | None,
         options: ImportOptions,
         prepare: PrepareOptions,
         file: FileOptions,
         *,
         ledger: RunLedger | None = None,
     ) -> ImportResult:
+        if raw is None or is_large(self.path):
+            return self.run_chunked(raw, options, prepare, file, ledger)
         carried = None
         if file.only_failed:
             raw_subset, carried = _rows_to_rerun(raw)
@@ -296,32 +250,101 @@ class _Job:
             raw_subset = raw
         prepared = prepare_table(raw_subset, prepare)
         self.progress.warn(*prepared.warnings)
-        deleted_path = None
-        if options.delete_missing and file.report_path is not None:
-            deleted_path = deleted_records_path(file.report_path)
         done = asyncio.run(
-            _push_with_client(self.settings, prepared, options, self.progress, ledger, deleted_path)
+            push_with_client(
+                self.settings,
+                lambda client: push_grouped(
+                    client,
+                    prepared.grouped,
+                    prepared.grouped.outcomes,
+                    options,
+                    rate_limit=self.settings.rate_limit_per_minute,
+                    progress=self.progress,
+                    ledger=ledger,
+                ),
+                options,
+                present=lambda: present_keys(prepared.normalized),
+                rows=prepared.raw.frame.height,
+                ledger=ledger,
+                deleted_path=_deleted_path(options, file),
+            )
         )
         outcomes = done.pushed.outcomes
         if carried is not None and carried.height:
             outcomes = pl.concat([outcomes, carried.select(outcomes.columns)]).sort(SOURCE_ROW)
-        run_id = ledger.run_id if ledger is not None else None
-        run = {"run_id": None if run_id is None else str(run_id), "dry_run": str(options.dry_run).lower()}
-        report = build_report(raw.frame, outcomes, run)
+        report = build_report(raw.frame, outcomes, _run_columns(options, ledger))
         summary = self.summary(report, done, options, file, ledger)
         if file.report_path is not None:
             self.write(report, summary, Path(file.report_path))
         return ImportResult(report, summary, [*prepared.warnings, *done.pushed.warnings])
 
+    def run_chunked(
+        self,
+        raw: RawTable | None,
+        options: ImportOptions,
+        prepare: PrepareOptions,
+        file: FileOptions,
+        ledger: RunLedger | None,
+    ) -> ImportResult:
+        """A large file: staged chunk by chunk, pushed partition by partition, its report streamed
+        (:mod:`pipeline.importing.chunked_job`)."""
+        rerun, carried = _rows_to_rerun(raw) if file.only_failed and raw is not None else (None, None)
+        source = chunked_input(self.path, prepare, rerun, raw)
+        specs = load_specs()
+        with spill_folder() as folder:
+            staged = stage_parts(
+                source.table,
+                prepare,
+                specs,
+                folder,
+                partitions=source.partitions,
+                keys=options.delete_missing,
+            )
+            self.progress.warn(*staged.warnings)
+            rows = staged.source_rows.len() + (carried.height if carried is not None else 0)
+            check_report_fits(file.report_path, rows)
+
+            records = functools.partial(
+                push_parts,
+                parts=staged.parts,
+                options=options,
+                rate_limit=self.settings.rate_limit_per_minute,
+                specs=specs,
+                progress=self.progress,
+                ledger=ledger,
+            )
+            done = asyncio.run(
+                push_with_client(
+                    self.settings,
+                    records,
+                    options,
+                    present=lambda: staged.keys,
+                    rows=rows,
+                    ledger=ledger,
+                    deleted_path=_deleted_path(options, file),
+                )
+            )
+        outcomes = every_row(staged.source_rows, done.pushed.outcomes, carried)
+        run = _run_columns(options, ledger)
+        summary = self.summary(outcomes, done, options, file, ledger)
+        if file.report_path is not None:
+            written = Path(file.report_path)
+            self.write_streamed(source.reopen, outcomes, run, summary, written)
+
+        def report() -> pl.DataFrame:
+            return pl.concat(list(report_pages(source.reopen(), outcomes, run)))
+
+        return ImportResult(report, summary, [*staged.warnings, *done.pushed.warnings])
+
     def summary(
         self,
-        report: pl.DataFrame,
-        done: _Pushed,
+        outcomes: pl.DataFrame,
+        done: Pushed,
         options: ImportOptions,
         file: FileOptions,
         ledger: RunLedger | None,
     ) -> ImportSummary:
-        counts = summarize(report)
+        counts = summarize(outcomes)  # the outcome columns are enough
         pushed = done.pushed
         return ImportSummary(
             input_path=str(self.path),
@@ -351,3 +374,31 @@ class _Job:
         except (ConfigError, OSError) as err:
             # The records are pushed by now: this is a run that could not finish, not a usage error.
             raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
+
+    @staticmethod
+    def write_streamed(
+        reopen: Callable[[], TableChunks],
+        outcomes: pl.DataFrame,
+        run: dict[str, str | None],
+        summary: ImportSummary,
+        written: Path,
+    ) -> None:
+        """The report of a large file, written by reading the input again (``write``'s bytes)."""
+        try:
+            write_report_streamed(reopen(), outcomes, written, run=run, summary=flatten(summary.to_json()))
+            write_text_atomic(summary_path(written), json.dumps(summary.to_json(), indent=2) + "\n")
+        except (ConfigError, InputError, OSError) as err:
+            # The input changed since it was staged, or the report cannot be written: the records are
+            # pushed by now, so this is a run that could not finish, not a usage error.
+            raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
+
+
+def _deleted_path(options: ImportOptions, file: FileOptions) -> Path | None:
+    if options.delete_missing and file.report_path is not None:
+        return deleted_records_path(file.report_path)
+    return None
+
+
+def _run_columns(options: ImportOptions, ledger: RunLedger | None) -> dict[str, str | None]:
+    run_id = ledger.run_id if ledger is not None else None
+    return {"run_id": None if run_id is None else str(run_id), "dry_run": str(options.dry_run).lower()}

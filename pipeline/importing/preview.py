@@ -9,16 +9,17 @@ Only reads go out: the token, the external source and schema listings, bulk read
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.destination import resolve_external_source
-from pipeline.fields import load_specs
+from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
 from pipeline.genesys.settings import ClientSettings
 from pipeline.importing.candidates import CandidateFinder, ambiguous_message
+from pipeline.importing.chunked_job import StagedFile, chunked_input, is_large, spill_folder, stage_parts
 from pipeline.importing.compare import Action, FieldChange, field_changes, record_action
 from pipeline.importing.delete_missing import scan_stored
 from pipeline.importing.deletions import (
@@ -31,7 +32,13 @@ from pipeline.importing.deletions import (
 )
 from pipeline.importing.live import LiveReader, LiveReads
 from pipeline.importing.options import ImportOptions
-from pipeline.importing.plan import Kind, Operation, contact_operations, link_organization
+from pipeline.importing.plan import (
+    Kind,
+    Operation,
+    PlanOptions,
+    contact_operations,
+    link_organization,
+)
 from pipeline.importing.plan import organization_operations as org_operations
 from pipeline.importing.push import default_concurrency
 from pipeline.importing.push_file import plan_options
@@ -120,36 +127,53 @@ def known_ids(journal: str | Path | None, scope: str | None, kind: Kind) -> dict
 
 @dataclass
 class _Preview:
+    """Compares what import would send with the live records: :meth:`start` once, :meth:`part` per
+    grouping (the whole file, or each partition of a large one), :meth:`finish` once."""
+
     client: GenesysClient
     options: ImportOptions
     journal: str | Path | None
     target: str | None
     result: PlanResult = field(default_factory=PlanResult)
+    specs: Specs = field(default_factory=load_specs)
+    plan: PlanOptions | None = None
+    source_id: str | None = None
+    reader: LiveReader | None = None
 
-    async def run(self, grouped: Grouped, present: PresentKeys) -> PlanResult:
-        specs = load_specs()
-        source_id = await resolve_external_source(
+    async def start(self, columns: Grouped) -> None:
+        """Resolve the source and what operations are built with; ``columns``' rows are not read."""
+        self.source_id = await resolve_external_source(
             self.client, self.options.external_source, create=False, dry_run=True
         )
-        plan = await plan_options(self.client, grouped, self.options, source_id)
-        orgs = list(org_operations(grouped.organizations, specs, plan))
-        contacts = list(contact_operations(grouped.contacts, specs, plan))
-        if source_id is None:
+        self.plan = await plan_options(self.client, columns, self.options, self.source_id)
+        if self.source_id is None:
             self.result.warnings.append(
                 f"external source {self.options.external_source!r} does not exist yet: every record "
                 "would be created"
             )
+            return
+        self.reader = LiveReader(
+            self.client, self.source_id, self.options.division_id, self._concurrency(), self.result.reads
+        )
+
+    def _concurrency(self) -> int:
+        return self.options.concurrency or default_concurrency(self.client.settings.rate_limit_per_minute)
+
+    async def part(self, grouped: Grouped) -> None:
+        """Diff one grouping's organizations, then its contacts (linked within it, or to stored ones)."""
+        specs, plan = self.specs, self.plan
+        assert plan is not None, "start() first"
+        orgs = list(org_operations(grouped.organizations, specs, plan))
+        contacts = list(contact_operations(grouped.contacts, specs, plan))
+        if self.source_id is None or self.reader is None:
             for op in orgs + contacts:
                 self.result.add(op, None, field_changes(op, None, specs))
-            return self.result
-        scope = f"{self.target} {source_id}" if self.target is not None else None
-        rate = self.client.settings.rate_limit_per_minute
-        concurrency = self.options.concurrency or default_concurrency(rate)
-        reader = LiveReader(self.client, source_id, self.options.division_id, concurrency, self.result.reads)
+            return
+        scope = f"{self.target} {self.source_id}" if self.target is not None else None
         referenced = {op.organization_key for op in contacts if op.organization_key}
         org_keys = {op.key for op in orgs} | referenced
         known = known_ids(self.journal, scope, "organization")
-        live_orgs = await reader.read("organization", org_keys, known)
+        live_orgs = await self.reader.read("organization", org_keys, known)
         labels = {str(r["id"]): f"{key} ({r['id']})" for key, r in live_orgs.items()}
         for op in orgs:
             stored = live_orgs.get(op.key)
@@ -158,17 +182,25 @@ class _Preview:
         linked = [self._link(op, live_orgs, defined, labels) for op in contacts]
         ready = [op for op in linked if op is not None]
         known = known_ids(self.journal, scope, "contact")
-        live = await reader.read("contact", [op.key for op in ready], known)
+        live = await self.reader.read("contact", [op.key for op in ready], known)
         if self.options.match:
-            ready, matched = await self._match(ready, live, source_id, concurrency)
+            ready, matched = await self._match(ready, live, self.source_id, self._concurrency())
             live = {**live, **matched}
         for op in ready:
             stored = live.get(op.key)
             self.result.add(op, stored, field_changes(op, stored, specs, labels=labels))
-        if self.options.delete_missing:
-            index = await scan_stored(self.client, present, source_id, self.options.division_id)
+
+    async def finish(self, present: Callable[[], PresentKeys]) -> PlanResult:
+        """With --delete-missing, the records import would delete (the source scanned once)."""
+        if self.options.delete_missing and self.source_id is not None:
+            index = await scan_stored(self.client, present(), self.source_id, self.options.division_id)
             self.result.add_deletions(plan_deletions(index, DeleteGuard.parse(self.options.max_delete)))
         return self.result
+
+    async def run(self, grouped: Grouped, present: PresentKeys) -> PlanResult:
+        await self.start(grouped)
+        await self.part(grouped)
+        return await self.finish(lambda: present)
 
     async def _match(
         self, ops: list[Operation], live: Mapping[str, Any], source_id: str, concurrency: int
@@ -254,10 +286,55 @@ def plan_file(
     nothing is written to it or to the API.
     """
     prepare = prepare or PrepareOptions()
-    prepared = prepare_table(read_input(path, prepare), prepare)
     where = (target or settings.api_base_url) if remember else None
+    if is_large(path):
+        return _plan_chunked(path, settings, options, prepare, journal, where)
+    prepared = prepare_table(read_input(path, prepare), prepare)
     result = asyncio.run(_preview(settings, prepared, options, journal, where))
     decided = prepared.grouped.outcomes
     result.not_planned = decided.height
     result.warnings = [*prepared.warnings, *result.warnings]
+    return result
+
+
+def _record_order(row: DiffRow) -> tuple[bool, int]:
+    """Organizations first, each kind by its record's first row: the order of the whole file's records."""
+    return row.kind != "organization", min(int(r) for r in row.source_row.split(";"))
+
+
+async def _preview_parts(
+    settings: ClientSettings,
+    staged: StagedFile,
+    options: ImportOptions,
+    journal: str | Path | None,
+    target: str | None,
+) -> PlanResult:
+    async with GenesysClient(settings) as client:
+        preview = _Preview(client, options, journal, target)
+        await preview.start(staged.parts.columns())
+        for grouped in staged.parts:
+            await preview.part(grouped)
+        # Partitions come in hash order; a stable sort puts each record's rows where the file has it.
+        preview.result.rows.sort(key=_record_order)
+        return await preview.finish(lambda: staged.keys)
+
+
+def _plan_chunked(
+    path: str | Path,
+    settings: ClientSettings,
+    options: ImportOptions,
+    prepare: PrepareOptions,
+    journal: str | Path | None,
+    target: str | None,
+) -> PlanResult:
+    """``plan`` of a file over ``IN_MEMORY_BYTES``: staged in chunks as import stages it, then each
+    partition diffed in turn (:mod:`pipeline.importing.chunked_job`); the diff rows stay in memory."""
+    source = chunked_input(path, prepare, None, None)
+    with spill_folder() as folder:
+        keys = options.delete_missing
+        specs = load_specs()
+        staged = stage_parts(source.table, prepare, specs, folder, partitions=source.partitions, keys=keys)
+        result = asyncio.run(_preview_parts(settings, staged, options, journal, target))
+    result.not_planned = staged.parts.settled
+    result.warnings = [*staged.warnings, *result.warnings]
     return result

@@ -7,7 +7,7 @@ organization did not make it is skipped with that organization's error.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,15 +65,6 @@ def _report(
         match_lookups=stats.match_lookups,
         warnings=warnings,
     )
-
-
-def _new_source_dry_run(decided: pl.DataFrame, operations: Iterable[Operation], started: float) -> PushReport:
-    """A dry run against a source that does not exist yet: nothing can match, everything would be new."""
-    outcomes = [
-        Outcome(op.kind, op.key, Status.CREATED, op.source_rows, organization_key=op.organization_key)
-        for op in operations
-    ]
-    return _report(decided, outcomes, started, PushStats(), [NEW_SOURCE_MESSAGE])
 
 
 # Operations are planned and pushed this many at a time, so a file of a million contacts never holds a
@@ -211,6 +202,8 @@ class _FilePush:
             self.client, self.settle, source_id, self.options.division_id, self.concurrency
         )
         finder = self.finder(source_id)
+        # One finder per call, and a large file calls once per partition: its lookups add up.
+        lookups_before = self.stats.match_lookups
         outcomes: list[Outcome] = []
         for chunk in chunks(operations, PLAN_CHUNK):
             # Contacts settled without sending need no organization id, so an organization failing this
@@ -225,7 +218,7 @@ class _FilePush:
             if finder is not None:
                 ready, decided = await finder.resolve(ready)
                 skips += decided
-                self.stats.match_lookups = finder.lookups
+                self.stats.match_lookups = lookups_before + finder.lookups
             self.settle.record(skips, answered=False)
             self.progress.record(skips)
             # Compared once linked, so a contact whose organization changed is not taken as equal.
@@ -233,6 +226,71 @@ class _FilePush:
             await self.save_before(ready, "contact")
             outcomes += settled + skips + equal + await self.send(ready, "contacts")
         return outcomes
+
+
+@dataclass
+class PartPush:
+    """Pushes groupings one after another (a whole file, or a large file's partitions) under one run: the
+    external source, schemas and plan options resolved once, one journal settling, one set of stats.
+
+    A grouping's organizations go before its contacts; each contact's organization must be in the same
+    grouping, or already stored (what the chunked stage's partitions guarantee).
+    """
+
+    specs: Specs
+    plan: PlanOptions
+    source_id: str | None
+    # None when a dry run's external source does not exist yet: nothing is asked, everything is created.
+    file_push: _FilePush | None
+
+    async def push(self, grouped: Grouped) -> list[Outcome]:
+        organizations = organization_operations(grouped.organizations, self.specs, self.plan)
+        contacts = contact_operations(grouped.contacts, self.specs, self.plan)
+        if self.file_push is None or self.source_id is None:
+            return [
+                Outcome(op.kind, op.key, Status.CREATED, op.source_rows, organization_key=op.organization_key)
+                for op in (*organizations, *contacts)
+            ]
+        org_outcomes = await self.file_push.organizations(organizations)
+        return org_outcomes + await self.file_push.contacts(contacts, org_outcomes, self.source_id)
+
+    @property
+    def stats(self) -> PushStats:
+        return self.file_push.stats if self.file_push is not None else PushStats()
+
+    @property
+    def warnings(self) -> list[str]:
+        return [NEW_SOURCE_MESSAGE] if self.file_push is None else []
+
+
+async def start_push(
+    client: GenesysClient,
+    columns: Grouped,
+    options: ImportOptions,
+    *,
+    rate_limit: int,
+    specs: Specs,
+    progress: Progress,
+    ledger: RunLedger | None = None,
+) -> PartPush:
+    """Resolve what every grouping of the run is pushed with; ``columns`` gives the records' columns
+    (which custom fields need a schema), its rows are not read."""
+    source_id = await resolve_external_source(
+        client, options.external_source, create=options.create_source, dry_run=options.dry_run
+    )
+    plan = await plan_options(client, columns, options, source_id)
+    if source_id is None:
+        return PartPush(specs, plan, None, None)
+    settle = Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
+    concurrency = options.concurrency or default_concurrency(rate_limit)
+    file_push = _FilePush(client, options, concurrency, progress, settle)
+    if options.compare_live:
+        file_push.live = LiveReader(client, source_id, options.division_id, concurrency)
+        file_push.specs = specs
+    if options.save_before and ledger is not None and not options.dry_run:
+        reader = LiveReader(client, source_id, options.division_id, concurrency)
+        file_push.before = BeforeImages(reader, ledger, source_id)
+    return PartPush(specs, plan, source_id, file_push)
 
 
 async def push_grouped(
@@ -256,25 +314,10 @@ async def push_grouped(
     specs = specs or load_specs()
     progress = progress or Progress()
     started = time.monotonic()
-    source_id = await resolve_external_source(
-        client, options.external_source, create=options.create_source, dry_run=options.dry_run
+    pusher = await start_push(
+        client, grouped, options, rate_limit=rate_limit, specs=specs, progress=progress, ledger=ledger
     )
-    plan = await plan_options(client, grouped, options, source_id)
-    organizations = organization_operations(grouped.organizations, specs, plan)
-    contacts = contact_operations(grouped.contacts, specs, plan)
     progress.organizations_total = grouped.organizations.height
     progress.contacts_total = grouped.contacts.height
-    if source_id is None:
-        return _new_source_dry_run(decided, (*organizations, *contacts), started)
-    settle = Settle(ledger, ledger.scope(source_id) if ledger else None, options.full)
-    concurrency = options.concurrency or default_concurrency(rate_limit)
-    file_push = _FilePush(client, options, concurrency, progress, settle)
-    if options.compare_live:
-        file_push.live = LiveReader(client, source_id, options.division_id, concurrency)
-        file_push.specs = specs
-    if options.save_before and ledger is not None and not options.dry_run:
-        reader = LiveReader(client, source_id, options.division_id, concurrency)
-        file_push.before = BeforeImages(reader, ledger, source_id)
-    org_outcomes = await file_push.organizations(organizations)
-    contact_outcomes = await file_push.contacts(contacts, org_outcomes, source_id)
-    return _report(decided, org_outcomes + contact_outcomes, started, file_push.stats, [])
+    outcomes = await pusher.push(grouped)
+    return _report(decided, outcomes, started, pusher.stats, pusher.warnings)

@@ -264,10 +264,17 @@ class _Grouper:
 
 
 def _group_partitions(
-    settings: _StageSettings, folder: Path, on_part: Callable[[Grouped], object]
+    settings: _StageSettings,
+    folder: Path,
+    on_part: Callable[[Grouped], object],
+    on_keys: Callable[[pl.DataFrame], object] | None = None,
 ) -> _Grouper:
     """Group every partition without its straddling rows, then those rows as one more partition."""
-    straddling = straddling_rows(_narrow_keys(folder))
+    keys = _narrow_keys(folder)
+    if on_keys is not None:
+        on_keys(keys)
+    straddling = straddling_rows(keys)
+    del keys
     grouper = _Grouper(settings, folder, on_part)
     extra_rows: list[pl.DataFrame] = []
     extra_failures: list[pl.DataFrame] = []
@@ -309,17 +316,19 @@ def chunked_stage(
     account_conflicts: AccountConflicts,
     on_part: Callable[[Grouped], object],
     partitions: int = DEFAULT_PARTITIONS,
+    on_keys: Callable[[pl.DataFrame], object] | None = None,
 ) -> ChunkedStage:
     """Stage ``table`` chunk by chunk, calling ``on_part`` with each partition's grouping (records and
     outcomes, no warnings) as it is settled; the temporary folder is removed before this returns or
-    raises, Ctrl-C included."""
+    raises, Ctrl-C included. ``on_keys`` is called once, before the first ``on_part``, with ``source_row``
+    and both keys of every row read (what ``import --delete-missing`` needs of the whole file)."""
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, not {partitions}")
     settings = _StageSettings(specs, columns, default_region, account_conflicts, partitions)
     folder = Path(tempfile.mkdtemp(prefix="contacts-pipeline-stage-"))
     try:
         rows_read = _spill(table, settings, folder)
-        grouper = _group_partitions(settings, folder, on_part)
+        grouper = _group_partitions(settings, folder, on_part, on_keys)
         warnings = grouper.warnings()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,7 @@ a million rows anyway).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -26,9 +26,14 @@ from pipeline.workbook import MAX_ROWS
 
 
 def report_pages(
-    table: TableChunks, outcomes: pl.DataFrame, *, escaped: bool = False
+    table: TableChunks,
+    outcomes: pl.DataFrame,
+    run: Mapping[str, str | None] | None = None,
+    *,
+    escaped: bool = False,
 ) -> Iterator[pl.DataFrame]:
-    """The report of each chunk of ``table`` in input order (one empty page for a file without rows);
+    """The report of each chunk of ``table`` in input order (one empty page for a file without rows),
+    with ``run``'s columns last as :func:`~pipeline.report.reconcile.build_report` adds them;
     ``escaped``: its cells as a CSV file writes them (see :func:`build_report`).
 
     ``outcomes`` must be sorted by ``source_row``; chunks come in input order, so each chunk's outcomes
@@ -57,7 +62,7 @@ def report_pages(
             )
         written = True
         seen += raw.height
-        yield build_report(raw, outcomes.slice(start, end - start), escaped=escaped)
+        yield build_report(raw, outcomes.slice(start, end - start), run, escaped=escaped)
     if seen != outcomes.height:
         raise InputError(
             f"{table.path}: the file changed while it was being processed ({outcomes.height} rows were "
@@ -66,11 +71,19 @@ def report_pages(
     if not written:
         if empty is None:
             empty = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, **dict.fromkeys(table.headers, pl.String)})
-        yield build_report(empty, outcomes.clear(), escaped=escaped)
+        yield build_report(empty, outcomes.clear(), run, escaped=escaped)
 
 
-def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str | Path) -> Path:
-    """Write the report of ``table`` with ``outcomes`` to ``path`` (CSV streamed, or .xlsx in memory)."""
+def write_report_streamed(
+    table: TableChunks,
+    outcomes: pl.DataFrame,
+    path: str | Path,
+    *,
+    run: Mapping[str, str | None] | None = None,
+    summary: Mapping[str, object] | None = None,
+) -> Path:
+    """Write the report of ``table`` with ``outcomes`` (and ``run``'s columns) to ``path``: CSV streamed,
+    or .xlsx in memory, whose Summary sheet lists ``summary`` (default: the report's counts)."""
     path = check_report_path(path)
     if report_format(path) == "xlsx" and outcomes.height > MAX_ROWS - 1:
         # Said before the whole report is built in memory only for the workbook writer to refuse it.
@@ -80,9 +93,10 @@ def write_report_streamed(table: TableChunks, outcomes: pl.DataFrame, path: str 
         )
     try:
         if report_format(path) == "xlsx":
-            return write_report(pl.concat(list(report_pages(table, outcomes))), path)
+            return write_report(pl.concat(list(report_pages(table, outcomes, run))), path, summary)
         with atomic_path(path) as temp, temp.open("wb") as out:
-            for index, safe in enumerate(ahead(report_pages(table, outcomes, escaped=True), name="report")):
+            pages = report_pages(table, outcomes, run, escaped=True)
+            for index, safe in enumerate(ahead(pages, name="report")):
                 if index == 0:
                     escape_headers(safe).write_csv(out)
                 else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +63,20 @@ class ImportSummary:
         }
 
 
-@dataclass(frozen=True)
 class ImportResult:
-    report: pl.DataFrame
-    summary: ImportSummary
-    warnings: list[str]
+    """An import's summary and warnings, and its report: a frame, or for a file imported chunk by chunk
+    what builds it (on first use, in memory: the reconciliation file itself was written by streaming)."""
+
+    def __init__(
+        self, report: pl.DataFrame | Callable[[], pl.DataFrame], summary: ImportSummary, warnings: list[str]
+    ) -> None:
+        self._report = report
+        self.summary = summary
+        self.warnings = warnings
+
+    @cached_property
+    def report(self) -> pl.DataFrame:
+        return self._report if isinstance(self._report, pl.DataFrame) else self._report()
 
     @property
     def all_succeeded(self) -> bool:

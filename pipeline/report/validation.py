@@ -163,11 +163,11 @@ def validate_chunked(
     """
     specs = specs or load_specs()
     rows = chunk_rows or DEFAULT_CHUNK_ROWS
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
 
     def reopen() -> TableChunks:
-        # The report reads the file again: it must still be the file staged (see :func:`_unchanged`).
-        _unchanged(path, stamp)
+        # The report reads the file again: it must still be the file staged (see :func:`check_unchanged`).
+        check_unchanged(path, stamp)
         return open_chunks(path, encoding=options.encoding, sheet=options.sheet, rows=rows)
 
     table = table or reopen()
@@ -202,15 +202,15 @@ def validate_chunked(
     return ValidationReport(source, columns, warnings, outcomes, summary, reopen)
 
 
-def _stamp(path: str | Path) -> tuple[int, int]:
+def file_stamp(path: str | Path) -> tuple[int, int]:
     info = Path(path).stat()
     return info.st_size, info.st_mtime_ns
 
 
-def _unchanged(path: str | Path, stamp: tuple[int, int]) -> None:
+def check_unchanged(path: str | Path, stamp: tuple[int, int]) -> None:
     """Refuse a file whose size or modification time moved since it was staged: its rows would be paired
     with other rows' outcomes. (An edit within the second read is caught by the row counts as well.)"""
-    if _stamp(path) != stamp:
+    if file_stamp(path) != stamp:
         raise InputError(
             f"{path}: the file changed while it was being processed; nothing was written: run the "
             "command again"
