@@ -32,7 +32,7 @@ from pipeline.importing.options import ImportOptions, Progress, PushReport
 from pipeline.importing.push_file import start_push
 from pipeline.journal.ledger import RunLedger
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
-from pipeline.prepare.chunked import chunked_stage, partitions_for
+from pipeline.prepare.chunked import chunked_stage, partitions_for, spill
 from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_chunks
 from pipeline.prepare.group import Grouped
 from pipeline.prepare.read import RawTable
@@ -71,7 +71,7 @@ class SpilledParts:
         target = self.folder / f"{self.count:05d}"
         target.mkdir()
         for name in _FRAMES:
-            getattr(grouped, name).write_parquet(target / f"{name}.parquet", compression="lz4")
+            spill(getattr(grouped, name), target / f"{name}.parquet")
         self.count += 1
         self.organizations += grouped.organizations.height
         self.contacts += grouped.contacts.height
