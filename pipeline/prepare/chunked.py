@@ -173,8 +173,10 @@ def straddling_rows(keys: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("accounts") > 1)
         .get_column(CONTACT_KEY)
     )
-    touched = named.filter(pl.col(CONTACT_KEY).is_in(straddlers)).get_column(ORGANIZATION_KEY).drop_nulls()
-    inside = pl.col(CONTACT_KEY).is_in(straddlers) | pl.col(ORGANIZATION_KEY).is_in(touched.unique())
+    # Imploded: polars deprecates is_in with a bare Series of the column's type (ambiguous in its eyes).
+    straddling = pl.col(CONTACT_KEY).is_in(straddlers.implode())
+    touched = named.filter(straddling).get_column(ORGANIZATION_KEY).drop_nulls()
+    inside = straddling | pl.col(ORGANIZATION_KEY).is_in(touched.unique().implode())
     return keys.filter(inside).select(SOURCE_ROW)
 
 
