@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-from typing import Any
 from unittest.mock import patch
 
 import polars as pl
@@ -12,13 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.fields import load_specs
-from pipeline.importing.bodies import Blanks
 from pipeline.importing.plan import (
     PlanOptions,
     batched,
     contact_operations,
     fingerprint_source,
-    fingerprint_texts,
     link_organization,
     organization_operations,
 )
@@ -217,25 +214,6 @@ def test_distinct_records_have_distinct_fingerprint_inputs(records: list[dict[st
         assert salt == "salt"
         assert pairs == [{c: fields[c]} for c in sorted(fields)]
     assert (inputs[0] == inputs[1]) == (present[0] == present[1])
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.dictionaries(_NAMES, _VALUES, min_size=1), min_size=1, max_size=4),
-    st.sampled_from(["keep", "clear"]),
-    st.none() | st.just({"id": "s", "version": 2}),
-)
-def test_fingerprint_texts_equal_the_fingerprint_expression(
-    records: list[dict[str, str | None]], blanks: Blanks, schema: dict[str, Any] | None
-) -> None:
-    """The two-step fingerprint texts the plan hashes are the texts the single expression defines, for
-    any values, blanks mode and schema (so journals written before the two steps still match)."""
-    columns = sorted({c for record in records for c in record})
-    rows = pl.DataFrame(
-        [{c: record.get(c) for c in columns} for record in records], schema=dict.fromkeys(columns, pl.String)
-    )
-    expected = rows.select(fingerprint_source(columns, "salt", schema, blanks=blanks)).to_series()
-    assert fingerprint_texts(rows, "salt", schema, blanks=blanks).to_list() == expected.to_list()
 
 
 def test_operations_are_built_in_batches_with_the_collector_paused_only_meanwhile() -> None:
