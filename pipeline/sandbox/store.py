@@ -164,13 +164,17 @@ class Store:
                     self._db.commit()
 
     def apply(self, outcome: Outcome) -> None:
-        """Store an enrich or merge outcome: drop the records merged away, then write the record."""
+        """Store an enrich or merge outcome: drop the records merged away, then write the record.
+
+        The store keeps ``outcome.record`` itself, not a copy (copying every written record was a tenth
+        of a bulk request's time): the caller may read it, as the answer's view does, never change it.
+        """
         kind = outcome.kind
         with self.transaction():
             for old_id in outcome.replaced:
                 self._remove(kind.collection, old_id)
                 self._redirect(old_id, outcome.record["id"])
-            self._put(kind.collection, outcome.record)
+            self._put(kind.collection, outcome.record, copy=False)
 
     def delete(self, collection: str, record_id: str) -> bool:
         with self.transaction():
@@ -188,8 +192,9 @@ class Store:
                 self._db = None
 
     # --- internals ----------------------------------------------------------------------------------
-    def _put(self, collection: str, record: dict[str, Any]) -> None:
-        record = json_copy(record)
+    def _put(self, collection: str, record: dict[str, Any], *, copy: bool = True) -> None:
+        if copy:
+            record = json_copy(record)
         key = (collection, record["id"])
         if collection in KINDS:
             self._unclaim(collection, record["id"])
@@ -233,11 +238,14 @@ class Store:
             loser = self._records[kind.collection].get(owner)
             if loser is None:
                 continue
-            loser = json_copy(loser)
-            loser["identifiers"] = [
-                i for i in loser.get("identifiers") or () if identifier_claim_key(kind, i) not in keys
-            ]
-            self._put(kind.collection, loser)
+            # A new record (stored records are never changed in place: answers may be reading them).
+            loser = {
+                **loser,
+                "identifiers": [
+                    i for i in loser.get("identifiers") or () if identifier_claim_key(kind, i) not in keys
+                ],
+            }
+            self._put(kind.collection, loser, copy=False)
 
     def _claim(self, kind: Kind, record: dict[str, Any]) -> None:
         found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
