@@ -208,8 +208,9 @@ _STOPPED = "sandbox stopped"
 def serve_sandbox(profile_out: Path | None = None) -> None:
     """Serve a sandbox with no budget and no latency until stdin closes (run in a child process).
 
-    Prints ``listening <base url>`` first and, on stdin's end, one JSON line with its CPU seconds. With
-    ``profile_out``, the server thread runs under cProfile and its statistics are dumped there.
+    Prints ``listening <base url> <CPU seconds so far>`` first (its start-up: imports, schemas) and, on
+    stdin's end, one JSON line with its CPU seconds. With ``profile_out``, the server thread runs under
+    cProfile and its statistics are dumped there.
     """
     profiler = cProfile.Profile() if profile_out is not None else None
     if profiler is not None:
@@ -218,7 +219,7 @@ def serve_sandbox(profile_out: Path | None = None) -> None:
         threading.setprofile(lambda *_: profiler.enable())
     with run_sandbox(SandboxConfig(rate_limit=0)) as sb:
         threading.setprofile(None)  # type: ignore[arg-type]
-        print(f"listening {sb.base_url}", flush=True)
+        print(f"listening {sb.base_url} {time.process_time()}", flush=True)
         sys.stdin.read()
         if profiler is not None:
             profiler.disable()
@@ -230,7 +231,8 @@ def serve_sandbox(profile_out: Path | None = None) -> None:
 @contextmanager
 def sandbox_process(profile_out: Path | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """A sandbox in a child process (its own interpreter, so its own GIL): yields its base URL and a
-    dict that holds, after the block, the child's CPU seconds and what it stored."""
+    dict that holds, after the block, the child's CPU seconds (``cpu_s``, its start-up left out, which
+    is ``startup_cpu_s``) and what it stored."""
     import pipeline
 
     env = {**os.environ, "PYTHONPATH": str(Path(pipeline.__file__).resolve().parents[1])}
@@ -245,9 +247,12 @@ def sandbox_process(profile_out: Path | None = None) -> Iterator[tuple[str, dict
         first = child.stdout.readline().split()
         if first[:1] != ["listening"]:
             raise RuntimeError("the sandbox process did not start")
+        startup = float(first[2])
         yield first[1], result
         child.stdin.close()
         result.update(json.loads(child.stdout.readline()))
+        result["startup_cpu_s"] = startup
+        result["cpu_s"] -= startup
     finally:
         if child.poll() is None and not child.stdin.closed:
             child.stdin.close()
