@@ -135,6 +135,7 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=16_384)  # a stored phone's claim key is asked for on every write of it
 def e164(value: str) -> str | None:
     """The E.164 form of a Phone identifier value (which must carry its ``+country`` prefix)."""
     number = _possible_number(value, None)

@@ -197,9 +197,11 @@ class Store:
             record = json_copy(record)
         key = (collection, record["id"])
         if collection in KINDS:
+            kind = KINDS[collection]
+            claims = _claim_keys(kind, record)
             self._unclaim(collection, record["id"])
-            self._take_claims(KINDS[collection], record)
-            self._claim(KINDS[collection], record)
+            self._take_claims(kind, record["id"], claims)
+            self._claim(record["id"], claims)
         if key not in self._seq:
             self._seq[key] = self._next_seq
             self._next_seq += 1
@@ -226,14 +228,14 @@ class Store:
         if self._db is not None:
             self._db.execute("INSERT OR REPLACE INTO redirects (id, target) VALUES (?, ?)", (old_id, new_id))
 
-    def _take_claims(self, kind: Kind, record: dict[str, Any]) -> None:
-        """Other records lose the identifiers ``record`` now holds (a claim moves, it is never shared)."""
+    def _take_claims(self, kind: Kind, record_id: str, claims: list[ClaimKey]) -> None:
+        """Other records lose the ``claims`` the record ``record_id`` now holds (a claim moves, it is
+        never shared)."""
         losers: dict[str, set[ClaimKey]] = {}
-        for ident in record.get("identifiers") or ():
-            key = identifier_claim_key(kind, ident)
-            owner = self._claims.get(key) if key else None
-            if owner is not None and owner != record["id"]:
-                losers.setdefault(owner, set()).add(key)  # type: ignore[arg-type]
+        for key in claims:
+            owner = self._claims.get(key)
+            if owner is not None and owner != record_id:
+                losers.setdefault(owner, set()).add(key)
         for owner, keys in losers.items():
             loser = self._records[kind.collection].get(owner)
             if loser is None:
@@ -247,12 +249,10 @@ class Store:
             }
             self._put(kind.collection, loser, copy=False)
 
-    def _claim(self, kind: Kind, record: dict[str, Any]) -> None:
-        found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
-        keys = [key for key in found if key is not None]
-        for key in keys:
-            self._claims[key] = record["id"]
-        self._owned[record["id"]] = keys
+    def _claim(self, record_id: str, claims: list[ClaimKey]) -> None:
+        for key in claims:
+            self._claims[key] = record_id
+        self._owned[record_id] = claims
 
     def _unclaim(self, collection: str, record_id: str) -> None:
         for key in self._owned.pop(record_id, ()):
@@ -279,9 +279,15 @@ class Store:
             self._records[collection][record_id] = record
             self._seq[(collection, record_id)] = seq
             if collection in KINDS:
-                self._claim(KINDS[collection], record)
+                self._claim(record_id, _claim_keys(KINDS[collection], record))
         self._next_seq = max((seq for *_, seq, _ in rows), default=0) + 1
         self._redirects = dict(self._db.execute("SELECT id, target FROM redirects").fetchall())
+
+
+def _claim_keys(kind: Kind, record: dict[str, Any]) -> list[ClaimKey]:
+    """The keys of the claims a record holds (its ``identifiers``), worked out once per write."""
+    found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
+    return [key for key in found if key is not None]
 
 
 def json_copy(value: Any) -> Any:
