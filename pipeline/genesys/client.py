@@ -172,6 +172,9 @@ class GenesysClient(Endpoints):
         if self._lanes is not None:
             await self._lanes.aclose()
         self._http = self._tokens = self._lanes = None
+        # A closed connection lets go of its socket on the event loop's next turn. A run ended by Ctrl-C
+        # gets no more turns once this task is done, and its sockets were left to the garbage collector.
+        await asyncio.sleep(0)
 
     # -- the core ------------------------------------------------------------------------------------------
 
