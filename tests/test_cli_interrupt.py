@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import ssl
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,27 @@ def test_ctrl_c_during_the_push_exits_130_naming_the_resume_command(
     line = _one_line(result.stderr)
     assert line.startswith("Error: interrupted: run 1 stopped cleanly")
     assert "--resume 1" in line
+
+
+def test_ctrl_c_during_the_push_leaves_no_socket_to_the_garbage_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After Ctrl-C in the push, the client's connections are closed before the event loop ends: none is
+    found open (a ResourceWarning) when garbage is collected."""
+
+    async def interrupted(self: GenesysClient, *args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GenesysClient, "bulk_enrich", interrupted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = CliRunner().invoke(
+            cli, _import_args(tmp_path, "--sandbox", "--contact-schema", "Demo contact fields")
+        )
+        gc.collect()
+    assert result.exit_code == 130
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert [m for m in unclosed if "socket" in m or "transport" in m] == []
 
 
 def _closed_port() -> int:

@@ -140,3 +140,23 @@ def test_import_prints_shared_email_warnings_before_the_push(tmp_path: Path) -> 
     assert len(warnings) == 1, result.output
     assert closing, result.output
     assert warnings[0] < closing[-1], result.output
+
+
+def test_live_tallies_count_records_as_the_summary_counts_them() -> None:
+    """Batch after batch, the live per-kind status tallies equal the summary's count of all the outcomes."""
+    from pipeline.importing.options import Progress
+    from pipeline.outcomes import Outcome, Status
+    from pipeline.report.reconcile import record_counts
+
+    cycle = [Status.CREATED, Status.UPDATED, Status.FAILED, Status.CREATED, Status.SKIPPED]
+    statuses = itertools.cycle(cycle)
+    outcomes = [
+        Outcome("contact" if i % 3 else "organization", f"K-{i}", next(statuses), (i + 2,)) for i in range(47)
+    ]
+    progress = Progress()
+    for start in range(0, len(outcomes), 10):
+        progress.record(outcomes[start : start + 10])
+    progress.record([])
+    assert progress.counts == record_counts(outcomes)
+    assert progress.organizations_done + progress.contacts_done == 47
+    assert progress.errors == sum(o.status in (Status.FAILED, Status.SKIPPED) for o in outcomes)

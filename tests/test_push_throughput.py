@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +114,44 @@ def test_a_failed_group_commit_fails_every_batch_that_waited_on_it() -> None:
 
     errors = asyncio.run(run())
     assert [type(e) for e in errors] == [RunError] * 3
+
+
+class _SlowDiskLedger:
+    """A ledger whose commit waits until the test lets it finish, noting each commit's batches and thread."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.commits: list[tuple[list[str], int]] = []
+
+    def record_answered(self, batches: list[tuple[list[Outcome], object]], *_: object) -> None:
+        self.started.set()
+        self.release.wait(timeout=30)  # a commit in the loop thread would block the test, not hang it
+        self.commits.append(([o.key for outcomes, _ in batches for o in outcomes], threading.get_ident()))
+
+
+def test_a_commit_waits_for_the_disk_in_a_worker_thread_while_the_event_loop_goes_on() -> None:
+    """While one commit waits for the disk, the event loop still runs and the batches answered meanwhile
+    share the next commit; each batch is done only once its own commit is."""
+    ledger = _SlowDiskLedger()
+    commits = GroupCommit(Settle(ledger, scope=None, full=False))  # type: ignore[arg-type]
+    timing = BatchTiming("2026-01-01T00:00:00.000+00:00", "2026-01-01T00:00:01.000+00:00", 1.0, 1)
+
+    def batch(key: str) -> list[Outcome]:
+        return [Outcome("contact", key, Status.CREATED, (2,))]
+
+    async def run() -> list[bool]:
+        first = asyncio.create_task(commits.record(batch("C-1"), timing))
+        # The loop is free while the commit waits: this await returns before the commit may finish.
+        await asyncio.to_thread(ledger.started.wait)
+        later = [asyncio.create_task(commits.record(batch(k), timing)) for k in ("C-2", "C-3")]
+        await asyncio.sleep(0)
+        done_before_release = [first.done(), *(t.done() for t in later)]
+        ledger.release.set()
+        await asyncio.gather(first, *later)
+        return done_before_release
+
+    loop_thread = threading.get_ident()
+    assert asyncio.run(run()) == [False, False, False]
+    assert [keys for keys, _ in ledger.commits] == [["C-1"], ["C-2", "C-3"]]
+    assert all(thread != loop_thread for _, thread in ledger.commits)

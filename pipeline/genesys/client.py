@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, 
 from pipeline.genesys.auth import TokenProvider, transport_problem
 from pipeline.genesys.endpoints import Endpoints, QueryParams
 from pipeline.genesys.lanes import Lanes
+from pipeline.genesys.netstream import FastTransport, uses_proxy
 from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep, active_watch
 from pipeline.genesys.retrying import (
     AttemptBudget,
@@ -127,7 +129,9 @@ class GenesysClient(Endpoints):
             )
             self._http = self._open_http(s.max_connections if self._transport is not None else 1, verify)
             if self._transport is None:
-                self._lanes = Lanes(lambda n: self._open_http(n, verify), s.max_connections)
+                # Through a proxy (named in the environment, which loopback ignores): httpx's own transport.
+                fast = isinstance(verify, ssl.SSLContext) and (s.is_loopback or not uses_proxy(os.environ))
+                self._lanes = Lanes(lambda n: self._open_http(n, verify, fast=fast), s.max_connections)
         except (ssl.SSLError, OSError) as exc:
             # httpx reads SSL_CERT_FILE / SSL_CERT_DIR (for non-loopback hosts): a wrong path there must be
             # a clear configuration error, not a traceback. Verification itself never depends on them.
@@ -140,13 +144,20 @@ class GenesysClient(Endpoints):
         )
         return self
 
-    def _open_http(self, connections: int, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    def _open_http(
+        self, connections: int, verify: ssl.SSLContext | bool, *, fast: bool = False
+    ) -> httpx.AsyncClient:
+        """An httpx client of ``connections``; ``fast``: over :class:`~.netstream.FastTransport`."""
         s = self.settings
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        transport = self._transport
+        if fast and isinstance(verify, ssl.SSLContext):
+            transport = FastTransport(verify, limits)
         return httpx.AsyncClient(
             timeout=s.timeout,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=limits,
             verify=verify,
-            transport=self._transport,
+            transport=transport,
             follow_redirects=False,
             # Proxy variables must not divert loopback traffic (the sandbox) to a proxy.
             trust_env=not s.is_loopback,
@@ -161,6 +172,9 @@ class GenesysClient(Endpoints):
         if self._lanes is not None:
             await self._lanes.aclose()
         self._http = self._tokens = self._lanes = None
+        # A closed connection lets go of its socket on the event loop's next turn. A run ended by Ctrl-C
+        # gets no more turns once this task is done, and its sockets were left to the garbage collector.
+        await asyncio.sleep(0)
 
     # -- the core ------------------------------------------------------------------------------------------
 

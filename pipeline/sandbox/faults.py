@@ -81,6 +81,9 @@ class FaultInjector:
             self._seen[digest] += 1
             rate, kinds = self.rate, self.kinds
             latency_ms, jitter_ms = self.latency_ms, self.jitter_ms
+        if rate <= 0 and not jitter_ms:
+            # Nothing to draw: seeding a generator per request cost more than the rest of the gate.
+            return Plan(latency_ms / 1000, None)
         rng = random.Random(f"{self.seed}|{digest}|{occurrence}")
         delay_s = (latency_ms + rng.uniform(0, jitter_ms)) / 1000
         if rng.random() >= rate:

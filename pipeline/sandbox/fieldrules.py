@@ -42,10 +42,11 @@ class FieldRules:
     rules: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def action_for(self, path: str) -> str:
-        return self._resolve(path, 0) or self.default_action
+        # Most operations carry no per-field rule: then every path has the default, with no path walk.
+        return (self._resolve(path, 0) if self.rules else None) or self.default_action
 
     def array_action_for(self, path: str) -> str:
-        return self._resolve(path, 1) or self.default_array_action
+        return (self._resolve(path, 1) if self.rules else None) or self.default_array_action
 
     def _resolve(self, path: str, part: int) -> str | None:
         # The most specific rule that sets this part wins: $.address.city, then $.address.
@@ -97,6 +98,13 @@ def combine(
     kind: Kind, existing: Mapping[str, Any] | None, provided: Mapping[str, Any], rules: FieldRules
 ) -> dict[str, Any]:
     """The writable fields after combining provided data into an existing record (or into nothing)."""
+    return merged(kind, existing, provided, rules) if existing else _fresh(kind, provided)
+
+
+def merged(
+    kind: Kind, existing: Mapping[str, Any] | None, provided: Mapping[str, Any], rules: FieldRules
+) -> dict[str, Any]:
+    """:func:`combine` value by value, each by its rule (what it does when a record exists)."""
     existing = existing or {}
     out: dict[str, Any] = {}
     for name in kind.fields:
@@ -110,6 +118,25 @@ def combine(
             )
         else:
             value = combine_value(rules.action_for(path), old, new)
+        if value not in (None, {}, []):
+            out[name] = value
+    return out
+
+
+def _fresh(kind: Kind, provided: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`merged` makes of provided data and no existing record, whatever the rules: with
+    nothing stored every action takes the provided value (so null or omitted stays unset), an array is
+    the provided one up to its limit, and an object keeps its non-null members. A fifth of a bulk
+    request's time went into combining new records value by value."""
+    out: dict[str, Any] = {}
+    for name in kind.fields:
+        value = provided.get(name)
+        if value is None:
+            continue
+        if name in NESTED:
+            value = {k: v for k, v in value.items() if v is not None}
+        elif name in kind.arrays:
+            value = value[: kind.arrays[name]] if value else None
         if value not in (None, {}, []):
             out[name] = value
     return out

@@ -10,18 +10,21 @@ import asyncio
 import math
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.sandbox.auth import bearer_token
 from pipeline.sandbox.faults import Fault
+from pipeline.sandbox.handlers import FastJSONResponse
 from pipeline.sandbox.problems import BAD_CREDENTIALS, TOO_MANY_REQUESTS, error_body
 from pipeline.sandbox.state import SandboxState
 
 API_PREFIX = "/api/v2/"
 FAULT_SCOPE_KEY = "sandbox_fault"  # where a bulk handler finds an ``entity_errors`` fault
 DROP_MESSAGE = "ASGI callable returned without completing response."  # what uvicorn logs on a drop
+# Request lines whose route template is remembered: the fixed paths (bulk, scans, lookups) repeat, paths
+# with a record id mostly do not, so the memory stops growing here.
+MAX_TEMPLATES = 256
 
 
 class Gate:
@@ -29,6 +32,7 @@ class Gate:
         self.app = app
         self.routes = routes
         self.state = state
+        self._templates: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,11 +87,16 @@ class Gate:
             await _drop_after_write(self.app, scope, replay, send, fault)
 
     def _template(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return route.path
-        return scope["path"]
+        # Matching every route's regex for the statistics cost more than routing the request itself.
+        line = (scope["method"], scope["path"])
+        template = self._templates.get(line)
+        if template is None:
+            template = next(
+                (route.path for route in self.routes if route.matches(scope)[0] is Match.FULL), scope["path"]
+            )
+            if len(self._templates) < MAX_TEMPLATES:
+                self._templates[line] = template
+        return template
 
 
 async def _drop_after_write(app: ASGIApp, scope: Scope, receive: Receive, send: Send, fault: Fault) -> None:
@@ -132,5 +141,5 @@ def _replay(body: bytes, then: Receive | None = None) -> Receive:
 
 
 async def send_json(send: Send, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-    response = JSONResponse(body, status_code=status, headers=headers)
+    response = FastJSONResponse(body, status_code=status, headers=headers)
     await response({"type": "http"}, _replay(b""), send)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -28,18 +29,43 @@ def api(handler: Callable[[Request], Awaitable[Reply]]) -> Handler:
         try:
             result = await handler(request)
         except EntityError as err:
-            return JSONResponse(err.body(), status_code=err.status)
+            return FastJSONResponse(err.body(), status_code=err.status)
         if isinstance(result, Response):
             return result
         status, body = result
-        return JSONResponse(body, status_code=status)
+        return FastJSONResponse(body, status_code=status)
 
     return endpoint
 
 
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse written by orjson: the same compact UTF-8 JSON, several times faster
+    (json.dumps of a bulk response was ~6 % of the sandbox's CPU per request)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # what orjson does not write (a non-string key): json.dumps's way
+            return super().render(content)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON as json.loads reads it (orjson first: ~4 times faster on bulk bodies). What orjson refuses
+    but json.loads reads (integers beyond 64 bits, lone surrogates) is read by json.loads, so the checks
+    see the same values; NaN and Infinity are not JSON, and a JSON parser (the real API's) refuses them."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw, parse_constant=_refuse_constant)
+
+
 async def json_body(request: Request) -> Any:  # parsed JSON: callers check its shape
     try:
-        return json.loads(await request.body() or b"null")
+        return parse_json(await request.body() or b"null")
     except ValueError as err:
         raise bad_request("The request body is not valid JSON") from err
 

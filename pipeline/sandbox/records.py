@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 
@@ -135,6 +135,7 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=16_384)  # a stored phone's claim key is asked for on every write of it
 def e164(value: str) -> str | None:
     """The E.164 form of a Phone identifier value (which must carry its ``+country`` prefix)."""
     number = _possible_number(value, None)
@@ -183,8 +184,7 @@ def identifier_claim_key(kind: Kind, identifier: Mapping[str, Any]) -> ClaimKey 
     return claim_key(kind, identifier["division"]["id"], identifier["type"], identifier["value"], source_id)
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):  # a tuple: made for every identifier of every write, thrice as fast as a dataclass
     key: ClaimKey
     field: str  # where in the record the claim comes from, e.g. "externalIds[0].value"
     value: str  # as stored

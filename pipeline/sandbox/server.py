@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import socket
 import threading
@@ -86,8 +87,10 @@ def run_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> Iterat
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="h11",
+            http=http_implementation(),
             ws="none",
+            # Nothing proxies the sandbox: the X-Forwarded-* rewrite would only cost every request time.
+            proxy_headers=False,
             loop="asyncio",
             timeout_graceful_shutdown=1,
         )
@@ -104,6 +107,16 @@ def run_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> Iterat
         thread.join(SHUTDOWN_TIMEOUT_S)
         sock.close()
         store.close()
+
+
+def http_implementation() -> str:
+    """uvicorn's HTTP/1.1 parser: ``httptools`` (C, llhttp) when installed, else ``h11`` (pure Python).
+
+    Parsing and writing HTTP with h11 was about a tenth of the sandbox's CPU per bulk request
+    (bench/README.md, "The push client's ceiling"); both speak the same HTTP/1.1 to the client, so the
+    fallback only costs speed, on a platform where httptools has no wheel.
+    """
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -93,10 +93,10 @@ class Store:
             record = self._records[_name(collection)].get(record_id)
             return json_copy(record) if record is not None else None
 
+    # One dict lookup is atomic: these two need no lock (they run for every identifier of every write).
     def exists(self, collection: str, record_id: str) -> bool:
         """Whether the record is stored (without the copy :meth:`get` makes)."""
-        with self.lock:
-            return record_id in self._records[_name(collection)]
+        return record_id in self._records[_name(collection)]
 
     def resolve(self, collection: str, record_id: str) -> dict[str, Any] | None:
         """Like :meth:`get`, but a contact merged away resolves to the contact it was merged into."""
@@ -108,8 +108,7 @@ class Store:
             return self.get(collection, record_id)
 
     def claim_owner(self, key: ClaimKey) -> str | None:
-        with self.lock:
-            return self._claims.get(key)
+        return self._claims.get(key)
 
     def linked_contacts(self, organization_id: str, limit: int) -> list[str]:
         """The ids of up to ``limit`` contacts whose ``externalOrganization`` is this organization."""
@@ -164,13 +163,17 @@ class Store:
                     self._db.commit()
 
     def apply(self, outcome: Outcome) -> None:
-        """Store an enrich or merge outcome: drop the records merged away, then write the record."""
+        """Store an enrich or merge outcome: drop the records merged away, then write the record.
+
+        The store keeps ``outcome.record`` itself, not a copy (copying every written record was a tenth
+        of a bulk request's time): the caller may read it, as the answer's view does, never change it.
+        """
         kind = outcome.kind
         with self.transaction():
             for old_id in outcome.replaced:
                 self._remove(kind.collection, old_id)
                 self._redirect(old_id, outcome.record["id"])
-            self._put(kind.collection, outcome.record)
+            self._put(kind.collection, outcome.record, copy=False)
 
     def delete(self, collection: str, record_id: str) -> bool:
         with self.transaction():
@@ -188,13 +191,16 @@ class Store:
                 self._db = None
 
     # --- internals ----------------------------------------------------------------------------------
-    def _put(self, collection: str, record: dict[str, Any]) -> None:
-        record = json_copy(record)
+    def _put(self, collection: str, record: dict[str, Any], *, copy: bool = True) -> None:
+        if copy:
+            record = json_copy(record)
         key = (collection, record["id"])
         if collection in KINDS:
+            kind = KINDS[collection]
+            claims = _claim_keys(kind, record)
             self._unclaim(collection, record["id"])
-            self._take_claims(KINDS[collection], record)
-            self._claim(KINDS[collection], record)
+            self._take_claims(kind, record["id"], claims)
+            self._claim(record["id"], claims)
         if key not in self._seq:
             self._seq[key] = self._next_seq
             self._next_seq += 1
@@ -221,30 +227,31 @@ class Store:
         if self._db is not None:
             self._db.execute("INSERT OR REPLACE INTO redirects (id, target) VALUES (?, ?)", (old_id, new_id))
 
-    def _take_claims(self, kind: Kind, record: dict[str, Any]) -> None:
-        """Other records lose the identifiers ``record`` now holds (a claim moves, it is never shared)."""
+    def _take_claims(self, kind: Kind, record_id: str, claims: list[ClaimKey]) -> None:
+        """Other records lose the ``claims`` the record ``record_id`` now holds (a claim moves, it is
+        never shared)."""
         losers: dict[str, set[ClaimKey]] = {}
-        for ident in record.get("identifiers") or ():
-            key = identifier_claim_key(kind, ident)
-            owner = self._claims.get(key) if key else None
-            if owner is not None and owner != record["id"]:
-                losers.setdefault(owner, set()).add(key)  # type: ignore[arg-type]
+        for key in claims:
+            owner = self._claims.get(key)
+            if owner is not None and owner != record_id:
+                losers.setdefault(owner, set()).add(key)
         for owner, keys in losers.items():
             loser = self._records[kind.collection].get(owner)
             if loser is None:
                 continue
-            loser = json_copy(loser)
-            loser["identifiers"] = [
-                i for i in loser.get("identifiers") or () if identifier_claim_key(kind, i) not in keys
-            ]
-            self._put(kind.collection, loser)
+            # A new record (stored records are never changed in place: answers may be reading them).
+            loser = {
+                **loser,
+                "identifiers": [
+                    i for i in loser.get("identifiers") or () if identifier_claim_key(kind, i) not in keys
+                ],
+            }
+            self._put(kind.collection, loser, copy=False)
 
-    def _claim(self, kind: Kind, record: dict[str, Any]) -> None:
-        found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
-        keys = [key for key in found if key is not None]
-        for key in keys:
-            self._claims[key] = record["id"]
-        self._owned[record["id"]] = keys
+    def _claim(self, record_id: str, claims: list[ClaimKey]) -> None:
+        for key in claims:
+            self._claims[key] = record_id
+        self._owned[record_id] = claims
 
     def _unclaim(self, collection: str, record_id: str) -> None:
         for key in self._owned.pop(record_id, ()):
@@ -271,9 +278,15 @@ class Store:
             self._records[collection][record_id] = record
             self._seq[(collection, record_id)] = seq
             if collection in KINDS:
-                self._claim(KINDS[collection], record)
+                self._claim(record_id, _claim_keys(KINDS[collection], record))
         self._next_seq = max((seq for *_, seq, _ in rows), default=0) + 1
         self._redirects = dict(self._db.execute("SELECT id, target FROM redirects").fetchall())
+
+
+def _claim_keys(kind: Kind, record: dict[str, Any]) -> list[ClaimKey]:
+    """The keys of the claims a record holds (its ``identifiers``), worked out once per write."""
+    found = (identifier_claim_key(kind, i) for i in record.get("identifiers") or ())
+    return [key for key in found if key is not None]
 
 
 def json_copy(value: Any) -> Any:

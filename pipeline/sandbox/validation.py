@@ -23,6 +23,7 @@ from pipeline.sandbox.schemas import check_custom_fields, kind_of
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 MAX_MATCHING_IDENTIFIERS = 25
 HOME_ALIASES = ("*", "")  # division ids that mean the home division (inferred)
+SOURCES = "externalsources"  # checked for existence only: copying the source for each check cost more
 
 
 class Refs(Protocol):
@@ -117,7 +118,7 @@ def identifier_key(
     source_id = ""
     if id_type == "ExternalId":
         source_id = ((ident.get("externalSource") or {}).get("id")) or ""
-        if not refs.source(source_id):
+        if not refs.exists(SOURCES, source_id):
             problems.add(f"{where}.externalSource.id", source_id, "no such external source")
             return None
     if id_type == "Email" and not EMAIL.match(value):
@@ -252,7 +253,7 @@ def _external_ids(value: Any, limit: int, path: str, refs: Refs, problems: Probl
         where = f"{path}[{i}]"
         source_id = ((ext.get("externalSource") or {}).get("id")) if isinstance(ext, dict) else None
         item_value = ext.get("value") if isinstance(ext, dict) else None
-        if not isinstance(source_id, str) or not refs.source(source_id):
+        if not isinstance(source_id, str) or not refs.exists(SOURCES, source_id):
             problems.add(f"{where}.externalSource.id", source_id, "no such external source")
             continue
         if not isinstance(item_value, str) or not 1 <= len(item_value) <= records.EXTERNAL_ID_VALUE_MAX:
