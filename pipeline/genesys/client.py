@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -45,7 +44,6 @@ from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, 
 from pipeline.genesys.auth import TokenProvider, transport_problem
 from pipeline.genesys.endpoints import Endpoints, QueryParams
 from pipeline.genesys.lanes import Lanes
-from pipeline.genesys.netstream import FastTransport, uses_proxy
 from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep, active_watch
 from pipeline.genesys.retrying import (
     AttemptBudget,
@@ -129,9 +127,7 @@ class GenesysClient(Endpoints):
             )
             self._http = self._open_http(s.max_connections if self._transport is not None else 1, verify)
             if self._transport is None:
-                # Through a proxy (named in the environment, which loopback ignores): httpx's own transport.
-                fast = isinstance(verify, ssl.SSLContext) and (s.is_loopback or not uses_proxy(os.environ))
-                self._lanes = Lanes(lambda n: self._open_http(n, verify, fast=fast), s.max_connections)
+                self._lanes = Lanes(lambda n: self._open_http(n, verify), s.max_connections)
         except (ssl.SSLError, OSError) as exc:
             # httpx reads SSL_CERT_FILE / SSL_CERT_DIR (for non-loopback hosts): a wrong path there must be
             # a clear configuration error, not a traceback. Verification itself never depends on them.
@@ -144,20 +140,13 @@ class GenesysClient(Endpoints):
         )
         return self
 
-    def _open_http(
-        self, connections: int, verify: ssl.SSLContext | bool, *, fast: bool = False
-    ) -> httpx.AsyncClient:
-        """An httpx client of ``connections``; ``fast``: over :class:`~.netstream.FastTransport`."""
+    def _open_http(self, connections: int, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         s = self.settings
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        transport = self._transport
-        if fast and isinstance(verify, ssl.SSLContext):
-            transport = FastTransport(verify, limits)
         return httpx.AsyncClient(
             timeout=s.timeout,
-            limits=limits,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             verify=verify,
-            transport=transport,
+            transport=self._transport,
             follow_redirects=False,
             # Proxy variables must not divert loopback traffic (the sandbox) to a proxy.
             trust_env=not s.is_loopback,
