@@ -26,9 +26,10 @@ demo: $(STAMP)
 	$(BIN)/contacts-pipeline import samples/contacts.csv --sandbox --sandbox-state out/sandbox.db --full \
 		--journal out/journal.db --contact-schema "Demo contact fields" --report out/reconciliation.csv
 
-# One worker per core (pytest-xdist); `$(BIN)/pytest FILE` runs a file alone, in one process.
+# One worker per core, at most 8 (pytest-xdist; each worker starts its own sandboxes); `$(BIN)/pytest FILE`
+# runs a file alone, in one process.
 test: $(STAMP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --maxprocesses 8
 
 # Figures, not pass/fail: generates data in bench/.data/ (cached), prints every figure and writes
 # bench/results.json. The bench extra adds Faker for the generator. See bench/README.md. The 10M-row
