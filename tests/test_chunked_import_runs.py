@@ -30,6 +30,7 @@ from pipeline.importing import chunked_job
 from pipeline.importing import job as job_module
 from pipeline.importing.job import ImportOptions, import_file
 from pipeline.importing.preview import PlanResult, plan_file
+from pipeline.report.summary import ImportResult
 from pipeline.sandbox import SandboxConfig, run_sandbox
 
 
@@ -136,6 +137,28 @@ def test_the_import_command_on_a_large_file_writes_the_report_and_page(
     assert [int(r["source_row"]) for r in rows] == list(range(2, 26))
     assert {r["run_id"] for r in rows} == {"1"}
     assert page.is_file()
+
+
+def test_the_page_of_a_large_import_is_built_without_the_whole_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--html`` on a large file builds its page from the narrow outcomes: the whole report is never
+    built in memory, and the page still counts every status."""
+    large_file_settings(monkeypatch, tmp_path)
+    monkeypatch.setattr(ImportResult, "report", property(lambda _: pytest.fail("report built")))
+    page = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import", str(SAMPLES / "contacts-with-problems.csv"), "--sandbox", "--report",
+            str(tmp_path / "r.csv"), "--html", str(page), "--contact-schema", "Demo contact fields",
+            "--journal", str(tmp_path / "j.db"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    text = page.read_text(encoding="utf-8")
+    assert "contact created" in text
+    assert "contact invalid" in text
 
 
 def _plan_figures(result: PlanResult) -> dict[str, Any]:

@@ -177,7 +177,8 @@ def _write_html(result: ImportResult, file: Path, journal: Path, page: Path) -> 
         ("reconciliation file", report),
         ("summary", summary_path(report) if report else None),
     ]
-    write_page(import_run_report(summary.to_json(), result.report, batches, page, files), page)
+    # The page needs the outcome columns only: for a large file, the narrow frame, not the whole report.
+    write_page(import_run_report(summary.to_json(), result.outcomes, batches, page, files), page)
 
 
 def _resume(value: str | None) -> Resume:

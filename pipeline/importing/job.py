@@ -334,7 +334,7 @@ class _Job:
         def report() -> pl.DataFrame:
             return pl.concat(list(report_pages(source.reopen(), outcomes, run)))
 
-        return ImportResult(report, summary, [*staged.warnings, *done.pushed.warnings])
+        return ImportResult(report, summary, [*staged.warnings, *done.pushed.warnings], outcomes)
 
     def summary(
         self,

@@ -65,18 +65,30 @@ class ImportSummary:
 
 class ImportResult:
     """An import's summary and warnings, and its report: a frame, or for a file imported chunk by chunk
-    what builds it (on first use, in memory: the reconciliation file itself was written by streaming)."""
+    what builds it (on first use, in memory: the reconciliation file itself was written by streaming)
+    together with the narrow outcome columns of every row."""
 
     def __init__(
-        self, report: pl.DataFrame | Callable[[], pl.DataFrame], summary: ImportSummary, warnings: list[str]
+        self,
+        report: pl.DataFrame | Callable[[], pl.DataFrame],
+        summary: ImportSummary,
+        warnings: list[str],
+        outcomes: pl.DataFrame | None = None,
     ) -> None:
         self._report = report
+        self._outcomes = outcomes
         self.summary = summary
         self.warnings = warnings
 
     @cached_property
     def report(self) -> pl.DataFrame:
         return self._report if isinstance(self._report, pl.DataFrame) else self._report()
+
+    @property
+    def outcomes(self) -> pl.DataFrame:
+        """Every row's outcome columns (``source_row``, statuses, ids, error): the report's own columns
+        when it is in memory, else the narrow frame it is built from, without building it."""
+        return self._outcomes if self._outcomes is not None else self.report
 
     @property
     def all_succeeded(self) -> bool:
