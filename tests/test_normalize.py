@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.csvsafe import unescape_expr
 from pipeline.errors import ConfigError
 from pipeline.fields import FieldType, Specs, load_specs
 from pipeline.prepare.normalize import (
@@ -21,6 +22,7 @@ from pipeline.prepare.normalize import (
     _composed,
     _email,
     _list,
+    _unescaped,
     check_region,
     is_valid_e164,
     normalize,
@@ -319,3 +321,18 @@ def test_rules_skipped_for_values_they_keep_give_the_rules_results(values: list[
     stripped = frame.select(pl.col(c).str.strip_chars() for c in frame.columns)
     for column in frame.columns:
         assert _composed(stripped.get_column(column)).to_list() == composed.get_column(column).to_list()
+
+
+_QUOTED_TEXT = st.none() | st.lists(st.sampled_from(["'", "=", "+", "1", " ", "a"]), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_QUOTED_TEXT, min_size=1, max_size=20))
+def test_undoing_the_escape_only_where_a_quote_starts_gives_the_rule_run_everywhere(
+    values: list[str | None],
+) -> None:
+    """The formula escape is undone only on values that start with a quote; the result is the rule's on
+    every (trimmed) value."""
+    trimmed = pl.Series("contact.firstName", values, dtype=pl.String).str.strip_chars()
+    everywhere = trimmed.to_frame().select(unescape_expr("contact.firstName").str.strip_chars()).to_series()
+    assert _unescaped(trimmed).to_list() == everywhere.to_list()

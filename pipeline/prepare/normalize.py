@@ -97,12 +97,7 @@ def _clean_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """
     stripped = frame.with_columns(pl.col(c).cast(pl.String).str.strip_chars() for c in columns)
     composed = stripped.with_columns(_composed(stripped.get_column(c)) for c in columns)
-    # Only a value starting with a quote can carry the escape (and the values were trimmed already): one
-    # cheap test per column spares every column without one the rule's two regexes and a copy per value.
-    quoted = composed.select(pl.col(c).str.starts_with(PREFIX).any() for c in columns)
-    unescaped = composed.with_columns(
-        unescape_expr(c).str.strip_chars() for c in columns if quoted.get_column(c).item()
-    )
+    unescaped = composed.with_columns(_unescaped(composed.get_column(c)) for c in columns)
     return unescaped.with_columns(
         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )
@@ -115,14 +110,24 @@ def _composed(values: pl.Series) -> pl.Series:
     return _where(values, values.str.len_bytes() != values.str.len_chars(), lambda v: v.str.normalize("NFC"))
 
 
+def _unescaped(values: pl.Series) -> pl.Series:
+    """``values`` with the formula escape undone; only a value starting with a quote can carry it (and the
+    values were trimmed already), so the others skip the rule's two regexes."""
+    return _where(values, values.str.starts_with(PREFIX), lambda v: unescape_expr(v).str.strip_chars())
+
+
 def _where(values: pl.Series, needed: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
     """``values`` with ``rule`` applied to the ``needed`` ones only, the others (the rule would leave them
     as they are) untouched: polars evaluates a rule on every value even inside ``when``, and most values
     need none of the costly ones (a regex split, composing)."""
     if not needed.any():
         return values
-    changed = values.filter(needed).to_frame().select(rule(pl.col(values.name)).alias(values.name))
-    return values.clone().scatter(needed.arg_true(), changed.to_series())
+    return values.clone().scatter(needed.arg_true(), _apply(values.filter(needed), rule))
+
+
+def _apply(values: pl.Series, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``rule`` evaluated on ``values``, keeping their name."""
+    return values.to_frame().select(rule(pl.col(values.name)).alias(values.name)).to_series()
 
 
 def _by_type(values: pl.Series, specs: Specs) -> pl.Series:
@@ -136,12 +141,12 @@ def _by_type(values: pl.Series, specs: Specs) -> pl.Series:
             needed = values.str.contains("@", literal=True) & (values != values.str.to_lowercase())
             return _where(values, needed, _email)
         case FieldType.BOOLEAN:
-            return values.to_frame().select(_boolean(pl.col(values.name)).alias(values.name)).to_series()
+            return _apply(values, _boolean)
         case FieldType.LIST:
             # Cleaned values are trimmed and not empty: without a separator the rule keeps them as they are.
             return _where(values, values.str.contains(LIST_SEPARATOR, literal=True), _list)
         case FieldType.INTEGER:
-            return values.to_frame().select(_integer(pl.col(values.name)).alias(values.name)).to_series()
+            return _apply(values, _integer)
     return values
 
 
