@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import random
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import openpyxl
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from test_api_validate import write_csv as write_rows
 
 from pipeline.cli import cli
 from pipeline.errors import ConfigError, InputError, UnreadableFileError
@@ -25,22 +25,6 @@ from pipeline.report.validation import parts_valid, validate_chunked, validate_f
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SPECS = load_specs()
-HEADER = [
-    "Contact ID",
-    "Contact First Name",
-    "Contact Work Email",
-    "Contact Cell Phone",
-    "Account ID",
-    "Account Name",
-]
-
-
-def write_rows(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
 
 
 def cross_chunk_rows() -> list[list[str]]:

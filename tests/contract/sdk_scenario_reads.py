@@ -106,29 +106,21 @@ def claims(d: Any, contacts: dict[str, str], orgs: dict[str, str]) -> None:
     """Claim an email another contact holds (it moves), release it; claim and release an org ExternalId."""
     c4, c5 = contacts["SDK-C04"], contacts["SDK-C05"]
     patch = d.ec.patch_externalcontacts_contact_identifiers
-    before = d.call(
-        "POST /identifierlookup/contacts",
-        d.ec.post_externalcontacts_identifierlookup_contacts,
-        d.model({"type": "Email", "value": "ada5@example.com"}, "ContactIdentifier"),
-    )
-    d.expect(before.id == c5, "an email is not claimed by the contact that carries it")
-    claim = d.model(
-        {"operation": "Claim", "identifier": {"type": "Email", "value": "ada5@example.com"}},
-        "IdentifierClaimRequest",
-    )
-    got = d.call("PATCH /contacts/{id}/identifiers Claim", patch, c4, claim)
+    email = {"type": "Email", "value": "ada5@example.com"}
+
+    def holder() -> Any:
+        lookup = d.ec.post_externalcontacts_identifierlookup_contacts
+        return d.call("POST /identifierlookup/contacts", lookup, d.model(email, "ContactIdentifier"))
+
+    def change(operation: str) -> Any:
+        body = d.model({"operation": operation, "identifier": email}, "IdentifierClaimRequest")
+        return d.call(f"PATCH /contacts/{{id}}/identifiers {operation}", patch, c4, body)
+
+    d.expect(holder().id == c5, "an email is not claimed by the contact that carries it")
+    got = change("Claim")
     d.expect(got.type == "Email" and got.value == "ada5@example.com", "claim answer")
-    holder = d.call(
-        "POST /identifierlookup/contacts",
-        d.ec.post_externalcontacts_identifierlookup_contacts,
-        d.model({"type": "Email", "value": "ada5@example.com"}, "ContactIdentifier"),
-    )
-    d.expect(holder.id == c4, "a claimed email did not move")
-    release = d.model(
-        {"operation": "Release", "identifier": {"type": "Email", "value": "ada5@example.com"}},
-        "IdentifierClaimRequest",
-    )
-    d.call("PATCH /contacts/{id}/identifiers Release", patch, c4, release)
+    d.expect(holder().id == c4, "a claimed email did not move")
+    change("Release")
     listed = d.call("GET /contacts/{id}/identifiers", d.ec.get_externalcontacts_contact_identifiers, c4)
     values = {(i.type, i.value) for i in listed.entities}
     d.expect(
