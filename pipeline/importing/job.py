@@ -34,7 +34,6 @@ from pipeline.importing.with_client import Pushed, push_with_client
 from pipeline.journal.ledger import RunLedger
 from pipeline.journal.run import Resume, journaled_run
 from pipeline.outcomes import SOURCE_ROW
-from pipeline.prepare.chunks import TableChunks
 from pipeline.prepare.read import RawTable
 from pipeline.prepare.stage import PrepareOptions, prepare_table, read_input
 from pipeline.report.merge import row_succeeded
@@ -275,7 +274,8 @@ class _Job:
         report = build_report(raw.frame, outcomes, _run_columns(options, ledger))
         summary = self.summary(report, done, options, file, ledger)
         if file.report_path is not None:
-            self.write(report, summary, Path(file.report_path))
+            written = Path(file.report_path)
+            self.write(lambda sheet: write_report(report, written, sheet), summary, written)
         return ImportResult(report, summary, [*prepared.warnings, *done.pushed.warnings])
 
     def run_chunked(
@@ -329,7 +329,13 @@ class _Job:
         summary = self.summary(outcomes, done, options, file, ledger)
         if file.report_path is not None:
             written = Path(file.report_path)
-            self.write_streamed(source.reopen, outcomes, run, summary, written)
+            self.write(
+                lambda sheet: write_report_streamed(
+                    source.reopen(), outcomes, written, run=run, summary=sheet
+                ),
+                summary,
+                written,
+            )
 
         def report() -> pl.DataFrame:
             return pl.concat(list(report_pages(source.reopen(), outcomes, run)))
@@ -367,29 +373,16 @@ class _Job:
         )
 
     @staticmethod
-    def write(report: pl.DataFrame, summary: ImportSummary, written: Path) -> None:
+    def write(report: Callable[[dict[str, object]], object], summary: ImportSummary, written: Path) -> None:
+        """The reconciliation file (``report`` writes it, given the summary for a workbook's sheet), then
+        the summary beside it."""
         try:
-            write_report(report, written, flatten(summary.to_json()))
-            write_text_atomic(summary_path(written), json.dumps(summary.to_json(), indent=2) + "\n")
-        except (ConfigError, OSError) as err:
-            # The records are pushed by now: this is a run that could not finish, not a usage error.
-            raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
-
-    @staticmethod
-    def write_streamed(
-        reopen: Callable[[], TableChunks],
-        outcomes: pl.DataFrame,
-        run: dict[str, str | None],
-        summary: ImportSummary,
-        written: Path,
-    ) -> None:
-        """The report of a large file, written by reading the input again (``write``'s bytes)."""
-        try:
-            write_report_streamed(reopen(), outcomes, written, run=run, summary=flatten(summary.to_json()))
+            report(flatten(summary.to_json()))
             write_text_atomic(summary_path(written), json.dumps(summary.to_json(), indent=2) + "\n")
         except (ConfigError, InputError, OSError) as err:
-            # The input changed since it was staged, or the report cannot be written: the records are
-            # pushed by now, so this is a run that could not finish, not a usage error.
+            # The report cannot be written, or a large input changed since it was staged (its report reads
+            # it again): the records are pushed by now, so this is a run that could not finish, not a
+            # usage error.
             raise RunError(f"{err}; the records were pushed, and their outcomes are in the journal") from None
 
 
