@@ -26,6 +26,7 @@ from pipeline.prepare.normalize import (
     check_region,
     is_valid_e164,
     normalize,
+    phone_to_e164,
 )
 from pipeline.prepare.read import read_table
 
@@ -336,3 +337,42 @@ def test_undoing_the_escape_only_where_a_quote_starts_gives_the_rule_run_everywh
     trimmed = pl.Series("contact.firstName", values, dtype=pl.String).str.strip_chars()
     everywhere = trimmed.to_frame().select(unescape_expr("contact.firstName").str.strip_chars()).to_series()
     assert _unescaped(trimmed).to_list() == everywhere.to_list()
+
+
+_PHONE_TEXT = st.none() | st.sampled_from(
+    [
+        "(415) 555-0123",
+        "+44 20 7946 0958",
+        "020 7946 0958",
+        "+14155550123",
+        "+14155550123;ext=7",
+        "415-555-0123 ext. 42",
+        "tel:+1-415-555-0123",  # RFC 3966: the slow path
+        "1-800-FLOWERS",  # letters: the slow path
+        "030 1234567",
+        "12",
+        "not a phone",
+        "+999 123",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PHONE_TEXT, _PHONE_TEXT, st.sampled_from([None, "US", "GB", "DE"])), max_size=30))
+def test_each_phone_reads_as_its_own_parse_whatever_repeats_across_rows_and_columns(
+    rows: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    """Phones are read where they stand, slow-path ones once per distinct value: each cell ends as what
+    reading that one value in its row's region gives (its E.164, or the value itself when it has none)."""
+    work, cell, country = (list(values) for values in zip(*rows, strict=True)) if rows else ([], [], [])
+    result = normalize(
+        frame(contact__workPhone=work, contact__cellPhone=cell, contact__address__countryCode=country),
+        SPECS,
+        default_region="FR",
+    )
+    for name, values in (("contact.workPhone", work), ("contact.cellPhone", cell)):
+        expected = [
+            None if v is None else (phone_to_e164(v, region or "FR") or v)
+            for v, region in zip(values, country, strict=True)
+        ]
+        assert column(result, name) == expected

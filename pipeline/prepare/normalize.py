@@ -181,26 +181,33 @@ def _integer(text: pl.Expr) -> pl.Expr:
 
 
 def phone_mapping(keys: pl.Series, fast: bool = True) -> pl.DataFrame:
-    """``old`` (each distinct region-and-text key) and ``new`` (its E.164, null when it has none): the
-    common shapes in polars (:func:`fast_e164`), the rest one ``phonenumbers`` parse each. ``fast=False``
-    parses every key, which is what the fast path is checked against.
+    """``old`` (each distinct region-and-text key) and ``new`` (its E.164, null when it has none), as
+    :func:`normalize` reads them. ``fast=False`` parses every key with ``phonenumbers``, which is what the
+    fast path is checked against.
     """
     parts = keys.str.split_exact(_KEY_SEPARATOR, 1).struct.unnest()
     regions, texts = parts.get_column("field_0"), parts.get_column("field_1")
     if fast:
-        answered = fast_e164(regions, texts)
+        new = _read_phones(regions, texts)
     else:
-        answered = pl.DataFrame(
-            {"resolved": [False] * len(keys), "e164": [None] * len(keys)},
-            schema={"resolved": pl.Boolean, "e164": pl.String},
-        )
-    resolved = answered.get_column("resolved")
-    slow = [
-        to_e164(region, text)
-        for region, text in zip(regions.filter(~resolved), texts.filter(~resolved), strict=True)
-    ]
-    new = answered.get_column("e164").scatter((~resolved).arg_true(), pl.Series(slow, dtype=pl.String))
+        new = pl.Series([to_e164(r, t) for r, t in zip(regions, texts, strict=True)], dtype=pl.String)
     return pl.DataFrame({"old": keys, "new": new}, schema={"old": pl.String, "new": pl.String})
+
+
+def _read_phones(regions: pl.Series, texts: pl.Series) -> pl.Series:
+    """Each text read in its region as E.164 (null when it has none): the common shapes in polars
+    (:func:`fast_e164`), the rest one ``phonenumbers`` parse per distinct region and text."""
+    answered = fast_e164(regions, texts)
+    e164, resolved = answered.get_column("e164"), answered.get_column("resolved")
+    if resolved.all():
+        return e164
+    unresolved = pl.DataFrame({"region": regions.filter(~resolved), "text": texts.filter(~resolved)})
+    distinct = unresolved.unique(maintain_order=True)
+    parsed = distinct.with_columns(
+        pl.Series("e164", [to_e164(r, t) for r, t in distinct.iter_rows()], dtype=pl.String)
+    )
+    slow = unresolved.join(parsed, on=["region", "text"], how="left", maintain_order="left")
+    return e164.scatter((~resolved).arg_true(), slow.get_column("e164"))
 
 
 def _region_expr(column: str, frame: pl.DataFrame, default_region: str) -> pl.Expr:
@@ -250,16 +257,30 @@ def _distinct(keyed: pl.DataFrame, keys: dict[str, str]) -> pl.Series:
 def _normalize_phones(
     frame: pl.DataFrame, columns: list[str], specs: Specs, default_region: str
 ) -> pl.DataFrame:
-    # Keys are parsed once each, however many rows and columns repeat them.
-    keyed, keys = _keyed(frame, columns, default_region)
-    mapping = phone_mapping(_distinct(keyed, keys))
-    return keyed.with_columns(
-        pl.coalesce(
-            pl.col(key).replace_strict(mapping["old"], mapping["new"], default=None, return_dtype=pl.String),
-            pl.col(c),
-        ).alias(c)
-        for c, key in keys.items()
-    ).drop(list(keys.values()))
+    """Every phone column's values read as E.164 where they stand, in one pass over all of them; a value
+    with no E.164 stays as it is (validation reports it).
+
+    Nearly every number of a file is distinct (88 % of a bench chunk's): reading each where it stands
+    costs less than finding the distinct ones and mapping the results back, which took a third of the
+    phone step. Only the few the fast path leaves to ``phonenumbers`` are parsed once per distinct value.
+    """
+    pending = pl.concat(
+        frame.select(
+            pl.lit(i, pl.UInt16).alias("column"),
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            _region_expr(c, frame, default_region).alias("region"),
+            pl.col(c).alias("text"),
+        ).filter(pl.col("text").is_not_null() & ~pl.col("text").str.contains(_FAST_E164))
+        for i, c in enumerate(columns)
+    )
+    read = pending.select(
+        "column", "row", _read_phones(pending.get_column("region"), pending.get_column("text"))
+    ).filter(pl.col("e164").is_not_null())
+    updated = []
+    for i, c in enumerate(columns):
+        mine = read.filter(pl.col("column") == i)
+        updated.append(frame.get_column(c).clone().scatter(mine.get_column("row"), mine.get_column("e164")))
+    return frame.with_columns(updated)
 
 
 def phone_to_e164(text: str, region: str = "US") -> str | None:
