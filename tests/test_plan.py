@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.fields import load_specs
+from pipeline.importing import plan as plan_module
 from pipeline.importing.plan import (
     PlanOptions,
     batched,
@@ -221,11 +222,13 @@ def test_operations_are_built_in_batches_with_the_collector_paused_only_meanwhil
     it was found (so a caller that disabled it keeps it disabled)."""
     states: list[bool] = []
 
-    def digests(texts: list[str]) -> list[str]:
-        states.append(gc.isenabled())
-        return [""] * len(texts)
+    source_rows = plan_module._source_rows
 
-    with patch("pipeline.importing.plan._digests", side_effect=digests):
+    def sources(column: pl.Series) -> list[tuple[int, ...]]:
+        states.append(gc.isenabled())
+        return source_rows(column)
+
+    with patch("pipeline.importing.plan._source_rows", side_effect=sources):
         operations = contact_operations(_contacts(), SPECS, OPTIONS, chunk_size=1)
         seen = [(op.key, gc.isenabled()) for op in operations]
     assert states == [False, False]
@@ -236,3 +239,21 @@ def test_operations_are_built_in_batches_with_the_collector_paused_only_meanwhil
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_records_of_several_rows_keep_every_source_row_whatever_the_block() -> None:
+    """Source rows come out as tuples, one per record in order, whether a chunk's records all come from
+    one row (the quick way) or some from several; fingerprints do not depend on the block size."""
+    contacts = pl.DataFrame(
+        {
+            "contact.externalId": [f"C-{i}" for i in range(7)],
+            "contact.firstName": [f"N{i}" for i in range(7)],
+            "source_rows": [[2], [3], [4, 9], [5], [6], [7], [8]],
+        }
+    )
+    planned = list(contact_operations(contacts, SPECS, OPTIONS, chunk_size=2))
+    assert [op.source_rows for op in planned] == [(2,), (3,), (4, 9), (5,), (6,), (7,), (8,)]
+    with patch.object(plan_module, "FINGERPRINT_BLOCK", 3):
+        reblocked = list(contact_operations(contacts, SPECS, OPTIONS, chunk_size=2))
+    assert [op.fingerprint for op in reblocked] == [op.fingerprint for op in planned]
+    assert [op.body for op in reblocked] == [op.body for op in planned]

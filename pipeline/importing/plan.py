@@ -24,6 +24,7 @@ from pipeline.importing.bodies import MATCH_COLUMNS as MATCH_COLUMNS
 from pipeline.importing.bodies import Blanks, BodyBuilder, Kind
 from pipeline.importing.bodies import PlanOptions as PlanOptions
 from pipeline.importing.bodies import provided_wins as provided_wins
+from pipeline.prepare.group import SOURCE_ROWS
 
 BLANKS_MODES: tuple[Blanks, ...] = ("keep", "clear")
 
@@ -155,6 +156,7 @@ class _Rows:
 # 2: the fingerprint input became canonical JSON (values holding the old separators collided).
 PAYLOAD_VERSION = "2"
 _FINGERPRINT = "__fingerprint_source"
+FINGERPRINT_BLOCK = 50_000
 
 
 def _salt(kind: Kind, options: PlanOptions) -> str:
@@ -240,6 +242,8 @@ def _operations(
     taken column by column for a chunk at a time, the body left to build from the chunk when read.
 
     Hashing the fingerprint text is the one step per row besides making the operation (about 1 µs).
+    Fingerprint texts are made for :data:`FINGERPRINT_BLOCK` rows at a time: polars' fixed cost per call
+    made a fifth of their cost at 10k rows.
     """
     build = BodyBuilder(frame.columns, specs, options, kind)
     key_column = CONTACT_KEY if kind == "contact" else ORGANIZATION_KEY
@@ -247,16 +251,27 @@ def _operations(
         frame.columns, _salt(kind, options), _schema(kind, options), blanks=options.blanks
     )
     linked = kind == "contact" and ORGANIZATION_KEY in frame.columns
-    for chunk in frame.iter_slices(chunk_size):
-        rows = _Rows(chunk, build)
-        digests = _digests(chunk.select(fingerprint.cast(pl.Binary)).to_series().to_list())
-        keys = chunk.get_column(key_column).to_list()
-        sources = chunk.get_column("source_rows").to_list()
-        organizations = chunk.get_column(ORGANIZATION_KEY).to_list() if linked else [None] * chunk.height
-        for row, (key, source, organization, digest) in enumerate(
-            zip(keys, sources, organizations, digests, strict=True)
-        ):
-            yield Operation(kind, key, None, tuple(source), organization, digest, rows=rows, row=row)
+    for block in frame.iter_slices(max(chunk_size, FINGERPRINT_BLOCK)):
+        block_digests = _digests(block.select(fingerprint.cast(pl.Binary)).to_series().to_list())
+        for start in range(0, block.height, chunk_size):
+            chunk = block.slice(start, chunk_size)
+            rows = _Rows(chunk, build)
+            digests = block_digests[start : start + chunk_size]
+            keys = chunk.get_column(key_column).to_list()
+            sources = _source_rows(chunk.get_column(SOURCE_ROWS))
+            organizations = chunk.get_column(ORGANIZATION_KEY).to_list() if linked else [None] * chunk.height
+            for row, (key, source, organization, digest) in enumerate(
+                zip(keys, sources, organizations, digests, strict=True)
+            ):
+                yield Operation(kind, key, None, source, organization, digest, rows=rows, row=row)
+
+
+def _source_rows(column: pl.Series) -> list[tuple[int, ...]]:
+    """Each record's source rows as a tuple. Nearly every record comes from one row: then the tuples are
+    made from the first items, four times quicker than from a list per record."""
+    if column.list.len().max() == 1:
+        return [(row,) for row in column.list.first().to_list()]
+    return [tuple(rows) for rows in column.to_list()]
 
 
 @contextmanager
