@@ -6,6 +6,7 @@ import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import openpyxl
 import polars as pl
@@ -17,6 +18,7 @@ from pipeline.cli import cli
 from pipeline.errors import ConfigError, InputError, UnreadableFileError
 from pipeline.fields import CONTACT_KEY, ORGANIZATION_KEY, load_specs
 from pipeline.outcomes import SOURCE_ROW
+from pipeline.prepare import read, sniff
 from pipeline.prepare.chunked import chunked_stage, straddling_rows
 from pipeline.prepare.chunks import open_chunks
 from pipeline.prepare.stage import PrepareOptions, prepare_file, resolve_input_columns
@@ -285,3 +287,48 @@ def test_a_report_too_long_for_a_sheet_is_refused_before_it_is_built(
     with pytest.raises(ConfigError, match=r"do not fit in one \.xlsx sheet"):
         staged.write_report(tmp_path / "r.xlsx")
     assert not (tmp_path / "r.xlsx").exists()
+
+
+ENCODINGS = [
+    pytest.param("utf-8", None, id="utf-8"),
+    pytest.param("utf-8-sig", None, id="utf-8-bom"),
+    pytest.param("cp1252", None, id="cp1252-detected"),
+    pytest.param("utf-16", None, id="utf-16-bom"),
+    pytest.param("latin-1", "latin-1", id="latin-1-named"),
+]
+
+
+@pytest.mark.parametrize(("codec", "named"), ENCODINGS)
+def test_the_report_pass_reads_the_file_in_the_encoding_found_without_scanning_it_again(
+    tmp_path: Path, codec: str, named: str | None
+) -> None:
+    """The report reads the staged file a second time in the encoding the first read found (a named one,
+    a byte-order mark, or Windows-1252 guessed), so accented cells come back as staged; the scans of every
+    byte (invalid UTF-8, NUL bytes, bare carriage returns) run once, on the first read only."""
+    rows = [["C1", "Zoë", "zoe@example.com", "", "A1", "Café Müller"], *cross_chunk_rows()]
+    text = tmp_path / "utf8.csv"
+    write_rows(text, rows)
+    path = tmp_path / "in.csv"
+    path.write_bytes(text.read_text(encoding="utf-8").encode(codec))
+    options = PrepareOptions(encoding=named)
+    expected = in_memory(path, options, tmp_path / "memory.csv")
+    scans: list[str] = []
+    first_invalid_utf8 = sniff.first_invalid_utf8
+    first_bare_cr = read.reject_bare_carriage_returns
+
+    def utf8(data: Path) -> int | None:
+        scans.append("utf-8")
+        return first_invalid_utf8(data)
+
+    def bare_cr(*args: object) -> None:
+        scans.append("cr")
+        first_bare_cr(*args)  # type: ignore[arg-type]
+
+    with (
+        patch.object(sniff, "first_invalid_utf8", utf8),
+        patch.object(read, "reject_bare_carriage_returns", bare_cr),
+    ):
+        assert chunked(path, options, tmp_path / "chunked.csv", 3, 2) == expected
+    assert scans.count("cr") == 1
+    assert scans.count("utf-8") == (1 if codec in ("utf-8", "utf-8-sig", "cp1252") else 0)
+    assert "Café Müller" in (tmp_path / "chunked.csv").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from pipeline.importing.push_file import start_push
 from pipeline.journal.ledger import RunLedger
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW
 from pipeline.prepare.chunked import chunked_stage, partitions_for, spill
-from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_chunks
+from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_again, open_chunks
 from pipeline.prepare.group import Grouped
 from pipeline.prepare.read import RawTable
 from pipeline.prepare.stage import PrepareOptions, resolve_input_columns, stage_warnings
@@ -166,12 +166,14 @@ def chunked_input(
         return ChunkedInput(chunks_of(rerun, CHUNK_ROWS), lambda: chunks_of(whole, CHUNK_ROWS), partitions)
     stamp = validation.file_stamp(path)
 
+    first = open_chunks(path, encoding=prepare.encoding, sheet=prepare.sheet, rows=CHUNK_ROWS)
+
     def reopen() -> TableChunks:
         # The report reads the file again: it must still be the file staged.
         validation.check_unchanged(path, stamp)
-        return open_chunks(path, encoding=prepare.encoding, sheet=prepare.sheet, rows=CHUNK_ROWS)
+        return open_again(first, rows=CHUNK_ROWS)
 
-    return ChunkedInput(reopen(), reopen, partitions)
+    return ChunkedInput(first, reopen, partitions)
 
 
 def check_report_fits(report_path: str | Path | None, rows: int) -> None:

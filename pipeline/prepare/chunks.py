@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.prepare.read import RawTable
+from pipeline.prepare.read import WORKBOOK_ENCODING, RawTable
 from pipeline.prepare.stream import open_stream
 
 # Rows per chunk: large enough that polars' per-call overhead vanishes, small enough that a chunk's raw,
@@ -70,8 +70,22 @@ def open_chunks(
     """
     if rows < 1:
         raise ValueError(f"chunk size must be at least 1 row, not {rows}")
-    path = Path(path)
-    opened = open_stream(path, encoding, sheet, rows)
+    return _opened(Path(path), encoding, sheet, rows, checked=False)
+
+
+def open_again(table: TableChunks, *, rows: int = DEFAULT_CHUNK_ROWS) -> TableChunks:
+    """The file ``table`` was read from, opened again for a second pass (its report), unchanged since
+    (the caller makes sure): in the encoding found the first time, without the whole-file scans it passed
+    then (every byte decoded, NULs, bare carriage returns: on a 1M-row file 0.6 s before the first row)."""
+    if table.sheet is not None or table.encoding == WORKBOOK_ENCODING:
+        return open_chunks(table.path, sheet=table.sheet, rows=rows)
+    return _opened(table.path, table.encoding, None, rows, checked=True)
+
+
+def _opened(
+    path: Path, encoding: str | None, sheet: str | int | None, rows: int, *, checked: bool
+) -> TableChunks:
+    opened = open_stream(path, encoding, sheet, rows, checked=checked)
     if isinstance(opened, RawTable):
         return chunks_of(opened, rows)
     return TableChunks(

@@ -141,10 +141,20 @@ def _read_csv(
 
 
 def open_csv(
-    path: Path, data: Path, scratch: Path, encoding: str | None, warnings: list[str]
+    path: Path,
+    data: Path,
+    scratch: Path,
+    encoding: str | None,
+    warnings: list[str],
+    *,
+    checked: bool = False,
 ) -> tuple[Decoded, Header]:
-    """The whole-file checks before any row is parsed: the encoding, the header, the line ends."""
-    decoded = decode(path, data, scratch, encoding)
+    """The whole-file checks before any row is parsed: the encoding, the header, the line ends.
+
+    ``checked``: the same file, unchanged, passed them before (read again for its report) and
+    ``encoding`` is the one found then: the scans of every byte are not run again.
+    """
+    decoded = decode(path, data, scratch, encoding, checked=checked)
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         raise UnreadableFileError(
             f"{path}: is named {path.suffix} but is not an Excel workbook; if it is a CSV file, name it .csv"
@@ -152,7 +162,8 @@ def open_csv(
     if decoded.warning:
         warnings.append(decoded.warning)
     header = read_header(decoded.source, path)
-    reject_bare_carriage_returns(decoded.source, header, path)
+    if not checked:
+        reject_bare_carriage_returns(decoded.source, header, path)
     return decoded, header
 
 

@@ -103,14 +103,16 @@ def chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def decode(path: Path, data: Path, scratch: Path, encoding: str | None) -> Decoded:
-    """The UTF-8 view of ``data`` (the bytes of the input ``path``, named in messages)."""
+def decode(path: Path, data: Path, scratch: Path, encoding: str | None, *, checked: bool = False) -> Decoded:
+    """The UTF-8 view of ``data`` (the bytes of the input ``path``, named in messages). ``checked``:
+    ``data`` was decoded with ``encoding`` before and is unchanged, so a UTF-8 file is not scanned again
+    for invalid bytes and NULs (another encoding is still transcoded: that is the reading itself)."""
     with data.open("rb") as f:
         head = f.read(SNIFF_BYTES)
     _reject_other_formats(path, data, head)
     bom = next((name for mark, name in _BOMS if head.startswith(mark)), None)
     if encoding is not None:
-        return _explicit(path, data, scratch, encoding, bom)
+        return _explicit(path, data, scratch, encoding, bom, checked=checked)
     if bom is not None and bom.startswith("utf-16"):
         return _transcoded(path, data, scratch, "utf-16", bom)
     if bom == "utf-8-sig":
@@ -139,7 +141,9 @@ def decode(path: Path, data: Path, scratch: Path, encoding: str | None) -> Decod
     return Decoded(result.source, "cp1252", warning)
 
 
-def _explicit(path: Path, data: Path, scratch: Path, encoding: str, bom: str | None) -> Decoded:
+def _explicit(
+    path: Path, data: Path, scratch: Path, encoding: str, bom: str | None, *, checked: bool = False
+) -> Decoded:
     """Decode with exactly the codec the user named (a matching byte-order mark is skipped)."""
     try:
         codec = codecs.lookup(encoding).name
@@ -147,6 +151,8 @@ def _explicit(path: Path, data: Path, scratch: Path, encoding: str, bom: str | N
         raise ConfigError(
             f"unknown encoding {encoding!r}; use a name such as utf-8, cp1252, latin-1 or utf-16"
         ) from None
+    if codec in ("utf-8", "utf-8-sig") and checked:
+        return Decoded(data, "utf-8-sig" if bom == "utf-8-sig" else "utf-8")
     if codec in ("utf-8", "utf-8-sig"):
         if (bad := first_invalid_utf8(data)) is not None:
             raise UnreadableFileError(

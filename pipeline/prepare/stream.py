@@ -82,7 +82,9 @@ class CsvStream:
     warnings: list[str] = field(default_factory=list)
 
 
-def open_stream(path: Path, encoding: str | None, sheet: str | int | None, rows: int) -> CsvStream | RawTable:
+def open_stream(
+    path: Path, encoding: str | None, sheet: str | int | None, rows: int, *, checked: bool = False
+) -> CsvStream | RawTable:
     """``path`` opened to be read ``rows`` rows at a time, or read whole when it is not a plain CSV file.
 
     A workbook and a reconciliation file fed back as input come back as a :class:`RawTable`: Excel caps a
@@ -95,7 +97,7 @@ def open_stream(path: Path, encoding: str | None, sheet: str | int | None, rows:
         if sheet is not None or is_workbook_file(data, path):
             return read_regular_file(path, data, scratch, encoding, sheet)
         warnings: list[str] = []
-        decoded, header = open_csv(path, data, scratch, encoding, warnings)
+        decoded, header = open_csv(path, data, scratch, encoding, warnings, checked=checked)
         names = [column_name(name, i) for i, name in enumerate(header.names, start=1)]
         if is_report(names):
             return read_regular_file(path, data, scratch, encoding, sheet)

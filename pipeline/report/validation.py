@@ -19,7 +19,7 @@ from pipeline.errors import InputError
 from pipeline.fields import Specs, load_specs
 from pipeline.outcomes import OUTCOME_COLUMNS, SOURCE_ROW, Status
 from pipeline.prepare.chunked import chunked_stage, partitions_for
-from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_chunks
+from pipeline.prepare.chunks import DEFAULT_CHUNK_ROWS, TableChunks, chunks_of, open_again, open_chunks
 from pipeline.prepare.group import SOURCE_ROWS, Grouped
 from pipeline.prepare.mapping import ColumnMap
 from pipeline.prepare.stage import (
@@ -165,12 +165,14 @@ def validate_chunked(
     rows = chunk_rows or DEFAULT_CHUNK_ROWS
     stamp = file_stamp(path)
 
+    table = table or open_chunks(path, encoding=options.encoding, sheet=options.sheet, rows=rows)
+    first = table
+
     def reopen() -> TableChunks:
         # The report reads the file again: it must still be the file staged (see :func:`check_unchanged`).
         check_unchanged(path, stamp)
-        return open_chunks(path, encoding=options.encoding, sheet=options.sheet, rows=rows)
+        return open_again(first, rows=rows)
 
-    table = table or reopen()
     columns = resolve_input_columns(table.headers, table.path, specs, options.mapping)
     pieces: list[pl.DataFrame] = []
 
