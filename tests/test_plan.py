@@ -257,3 +257,30 @@ def test_records_of_several_rows_keep_every_source_row_whatever_the_block() -> N
         reblocked = list(contact_operations(contacts, SPECS, OPTIONS, chunk_size=2))
     assert [op.fingerprint for op in reblocked] == [op.fingerprint for op in planned]
     assert [op.body for op in reblocked] == [op.body for op in planned]
+
+
+def test_fingerprints_recorded_by_earlier_versions_still_match() -> None:
+    """The fingerprint of a fixed record is pinned: a re-import skips records by the fingerprints its
+    journal recorded, so a change in how they are made would re-send every record once (bump
+    PAYLOAD_VERSION when that is meant, and pin the new values)."""
+    options = PlanOptions(external_source_id="src-1", contact_schema={"id": "schema-1", "version": 3})
+    contacts = pl.DataFrame(
+        {
+            "contact.externalId": ["C-1", "C-2"],
+            "contact.firstName": ['Zoë "Z" \\ ;', None],
+            "contact.workEmail": ["z@example.com", "b@example.com"],
+            "contact.customFields.vip_boolean": ["true", None],
+            "organization.externalId": ["ACC-1", None],
+            "source_rows": [[2], [3, 4]],
+        }
+    )
+    organizations = pl.DataFrame(
+        {"organization.externalId": ["ACC-1"], "organization.name": ["Acme, Inc."], "source_rows": [[2]]}
+    )
+    assert [op.fingerprint for op in contact_operations(contacts, SPECS, options)] == [
+        "3a2230e999a4a36364bf52dc3ec76ab02d879e80953c2a55a509ff560769277a",
+        "72fa71d88ac0f52d380740e82cd25509e397c2035144262724408ae400dcc3d9",
+    ]
+    assert [op.fingerprint for op in organization_operations(organizations, SPECS, options)] == [
+        "dbbac51701f8cd68b668bb99b389b73ec070b6e78d4149fc5732754649fc9190"
+    ]

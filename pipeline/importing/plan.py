@@ -214,8 +214,9 @@ def fingerprint_source(
         # clearing one counts as carrying it).
         has_custom = pl.lit(True) if clear else pl.any_horizontal([pl.col(c).is_not_null() for c in custom])
         parts.append(pl.when(has_custom).then(pl.lit(_canonical({"schema": schema}))))
-    items = pl.concat_str([pl.lit(_canonical(salt)), *parts], separator=",", ignore_nulls=True)
-    return (pl.lit("[") + items + pl.lit("]")).alias(_FINGERPRINT)
+    # The opening bracket rides on the salt: one concatenation fewer over every record's text.
+    items = pl.concat_str([pl.lit("[" + _canonical(salt)), *parts], separator=",", ignore_nulls=True)
+    return (items + pl.lit("]")).alias(_FINGERPRINT)
 
 
 def _canonical(value: Any) -> str:
