@@ -14,8 +14,6 @@ and Ctrl-C.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,13 +38,13 @@ from pipeline.prepare.stage import PrepareOptions, resolve_input_columns, stage_
 from pipeline.report import validation
 from pipeline.report.merge import empty_outcomes, merge_outcomes
 from pipeline.report.reconcile import record_counts, report_format
+from pipeline.scratch import Scratch
 from pipeline.workbook import MAX_ROWS
 
 # Rows per chunk of the stage, and partitions (None: one per PARTITION_BYTES of input, see
 # :func:`partitions_for`). Module settings so tests can make a small file take the chunked path in earnest.
 CHUNK_ROWS = DEFAULT_CHUNK_ROWS
 PARTITIONS: int | None = None
-_TEMP_PREFIX = "contacts-pipeline-import-"
 _FRAMES = ("organizations", "contacts", "outcomes")
 
 
@@ -96,11 +94,8 @@ class SpilledParts:
 @contextmanager
 def spill_folder() -> Iterator[Path]:
     """A temporary folder for the run's partitions, removed however the block ends (Ctrl-C included)."""
-    folder = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX))
-    try:
+    with Scratch("import") as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,6 @@ failure and Ctrl-C.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +36,7 @@ from pipeline.prepare.group import WARNING, AccountConflicts, Grouped, settle
 from pipeline.prepare.mapping import ColumnMap, to_canonical
 from pipeline.prepare.normalize import normalize
 from pipeline.prepare.validate import FAILURE_SCHEMA, validate
+from pipeline.scratch import Scratch
 
 # Input bytes per partition of the spilled rows: about 200k rows of the Genesys template, whose grouping
 # (rows, joins and records) stays a few hundred MB. Without a file size to go by, DEFAULT_PARTITIONS.
@@ -327,13 +326,10 @@ def chunked_stage(
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, not {partitions}")
     settings = _StageSettings(specs, columns, default_region, account_conflicts, partitions)
-    folder = Path(tempfile.mkdtemp(prefix="contacts-pipeline-stage-"))
-    try:
+    with Scratch("stage") as folder:
         rows_read = _spill(table, settings, folder)
         grouper = _group_partitions(settings, folder, on_part, on_keys)
         warnings = grouper.warnings()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return ChunkedStage(rows_read, warnings, grouper.organizations, grouper.contacts)
 
 

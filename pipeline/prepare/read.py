@@ -33,7 +33,6 @@ large for memory a run of records at a time.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +54,7 @@ from pipeline.prepare.csv_checks import (
 from pipeline.prepare.header import STALE_SOURCE_ROW, Header, read_header
 from pipeline.prepare.sniff import WORKBOOK_SUFFIXES, Decoded, decode, is_workbook_file, regular_file
 from pipeline.prepare.workbook import read_sheet
+from pipeline.scratch import Scratch
 
 WORKBOOK_ENCODING = "xlsx"
 
@@ -84,8 +84,8 @@ def read_table(path: str | Path, *, encoding: str | None = None, sheet: str | in
     or a 1-based position); see :mod:`.workbook`.
     """
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="contacts-pipeline-read-") as tmp:
-        return read_regular_file(path, regular_file(path, Path(tmp)), Path(tmp), encoding, sheet)
+    with Scratch("read") as scratch:
+        return read_regular_file(path, regular_file(path, scratch), scratch, encoding, sheet)
 
 
 def read_regular_file(

@@ -30,8 +30,6 @@ Errors met in a later chunk
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,6 +62,7 @@ from pipeline.prepare.read import (
 )
 from pipeline.prepare.records import record_end
 from pipeline.prepare.sniff import is_workbook_file, regular_file
+from pipeline.scratch import Scratch
 
 READ_BYTES = 1 << 22
 # Enough records to estimate the size of one before the first chunk is cut.
@@ -90,25 +89,26 @@ def open_stream(
     A workbook and a reconciliation file fed back as input come back as a :class:`RawTable`: Excel caps a
     sheet at 1,048,576 rows, and a report fed back needs its outcome columns split off (``previous``).
     """
-    scratch = Path(tempfile.mkdtemp(prefix="contacts-pipeline-read-"))
+    scratch = Scratch("read")
+    folder = scratch.path
     streaming = False
     try:
-        data = regular_file(path, scratch)
+        data = regular_file(path, folder)
         if sheet is not None or is_workbook_file(data, path):
-            return read_regular_file(path, data, scratch, encoding, sheet)
+            return read_regular_file(path, data, folder, encoding, sheet)
         warnings: list[str] = []
-        decoded, header = open_csv(path, data, scratch, encoding, warnings, checked=checked)
+        decoded, header = open_csv(path, data, folder, encoding, warnings, checked=checked)
         names = [column_name(name, i) for i, name in enumerate(header.names, start=1)]
         if is_report(names):
-            return read_regular_file(path, data, scratch, encoding, sheet)
+            return read_regular_file(path, data, folder, encoding, sheet)
         reader = _ChunkReader(CsvText.whole(decoded.source, header, path), rows, warnings)
         chunks = reader.chunks()
         # The scratch folder (a transcoded copy) goes once the chunks are read, or when they are dropped.
-        reader.cleanup = weakref.finalize(chunks, shutil.rmtree, scratch, ignore_errors=True)
+        reader.cleanup = weakref.finalize(chunks, scratch.close)
         streaming = True
     finally:
         if not streaming:
-            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.close()
     headers = tuple(n for n in names if not _dropped(n))
     return CsvStream(headers, decoded.encoding, header.delimiter, chunks, warnings)
 
