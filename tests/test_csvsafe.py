@@ -73,8 +73,6 @@ def test_polars_expressions_agree_with_the_python_functions(values: list[str | N
     assert result.get_column("unescaped").to_list() == [None if v is None else unescape(v) for v in values]
 
 
-
-
 @given(st.lists(st.one_of(st.none(), _RISKY_TEXT, st.text()), max_size=30))
 def test_reescaping_a_read_back_cell_equals_unescaping_then_escaping_it(values: list[str | None]) -> None:
     """The report's one-step rule gives what taking a cell's escape off and escaping it again gives."""
