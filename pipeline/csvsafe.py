@@ -61,9 +61,7 @@ def unescape(value: str) -> str:
 # quotes: a formula start, or a sign that does not begin a plain number (`[+-][0-9]+(\.[0-9]+)?` to the
 # end), spelled out as where the plain number breaks off (polars' regexes have no look-ahead). One regex
 # instead of a risky-start test and a plain-number test costs half as much on every cell of a report.
-_NEEDS_ESCAPE = (
-    r"^{quotes}(?:[=@\t\r]|[+-](?:$|[^0-9]|[0-9]+(?:[^0-9.]|\.(?:$|[^0-9]|[0-9]+[^0-9]))))"
-)
+_NEEDS_ESCAPE = r"^{quotes}(?:[=@\t\r]|[+-](?:$|[^0-9]|[0-9]+(?:[^0-9.]|\.(?:$|[^0-9]|[0-9]+[^0-9]))))"
 
 
 def _needs_escape_expr(text: pl.Expr, quotes: str = "'*") -> pl.Expr:
