@@ -11,7 +11,7 @@ a free connection in the shared pool.
 A lane is an ``httpx.AsyncHTTPTransport`` (httpx's public transport API), not an ``AsyncClient``: for
 API requests the client layer only merged default headers and a timeout, ran the no-auth and
 no-redirect steps and stored cookies nobody sends back (the API authenticates by bearer token), about a
-sixth of the client's CPU per bulk request. :meth:`Lanes.send` does what of it applies: the same
+seventh of the client's CPU per bulk request. :meth:`Lanes.send` does what of it applies: the same
 headers and timeout, the whole body read, the response closed. When a proxy is configured in the
 environment the client does without lanes (httpx reads that configuration; we do not imitate it).
 """
