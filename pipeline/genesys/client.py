@@ -43,7 +43,7 @@ import pipeline
 from pipeline.errors import ApiError, AuthError, ConfigError, TerminalApiError, TransientApiError
 from pipeline.genesys.auth import TokenProvider, transport_problem
 from pipeline.genesys.endpoints import Endpoints, QueryParams
-from pipeline.genesys.lanes import Lanes
+from pipeline.genesys.lanes import Lanes, environment_proxies
 from pipeline.genesys.ratelimit import Clock, RateLimiter, Sleep, active_watch
 from pipeline.genesys.retrying import (
     AttemptBudget,
@@ -64,6 +64,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # between two requests a window apart, which would otherwise put the 301st arrival inside the window.
 RATE_WINDOW_SLACK = 0.01
 MAX_CACHED_URLS = 64
+USER_AGENT = f"contacts-pipeline/{pipeline.__version__}"
 
 
 @dataclass
@@ -125,9 +126,13 @@ class GenesysClient(Endpoints):
             verify = (
                 True if self._transport is not None else httpx.create_ssl_context(trust_env=not s.is_loopback)
             )
-            self._http = self._open_http(s.max_connections if self._transport is not None else 1, verify)
-            if self._transport is None:
-                self._lanes = Lanes(lambda n: self._open_http(n, verify), s.max_connections)
+            # Lanes (lanes.py) unless a test transport or an environment proxy needs the whole client.
+            lanes = self._transport is None and (s.is_loopback or not environment_proxies())
+            self._http = self._open_http(1 if lanes else s.max_connections, verify)
+            if lanes:
+                self._lanes = Lanes(
+                    s.max_connections, verify=verify, timeout=s.timeout, headers={"User-Agent": USER_AGENT}
+                )
         except (ssl.SSLError, OSError) as exc:
             # httpx reads SSL_CERT_FILE / SSL_CERT_DIR (for non-loopback hosts): a wrong path there must be
             # a clear configuration error, not a traceback. Verification itself never depends on them.
@@ -150,7 +155,7 @@ class GenesysClient(Endpoints):
             follow_redirects=False,
             # Proxy variables must not divert loopback traffic (the sandbox) to a proxy.
             trust_env=not s.is_loopback,
-            headers={"User-Agent": f"contacts-pipeline/{pipeline.__version__}"},
+            headers={"User-Agent": USER_AGENT},
         )
 
     async def __aexit__(
@@ -212,19 +217,20 @@ class GenesysClient(Endpoints):
             await self.limiter.acquire()
             token = await tokens.token()
             self.stats.requests_sent += 1
-            lane = await self._lanes.acquire() if self._lanes is not None else http
+            headers = {"Authorization": f"Bearer {token}"}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                headers = {"Authorization": f"Bearer {token}"}
-                if content is not None:
-                    headers["Content-Type"] = "application/json"
-                response = await lane.request(
-                    method, url, params=query or None, content=content, headers=headers
-                )
+                if self._lanes is not None:
+                    response = await self._lanes.send(
+                        method, url, params=query or None, content=content, headers=headers
+                    )
+                else:
+                    response = await http.request(
+                        method, url, params=query or None, content=content, headers=headers
+                    )
             except httpx.TransportError as exc:
                 raise self._transport_failure(exc, method, path, idempotent, budget) from None
-            finally:
-                if self._lanes is not None:
-                    self._lanes.release(lane)
             log.debug("%s %s -> %d", method, path, response.status_code)
             if response.status_code != 401:
                 return self._check(response, method, path, idempotent, budget)

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import phonenumbers
 
+from pipeline.sandbox import phones
+
 API = "/api/v2/externalcontacts"
 DIVISIONS_URI = "/api/v2/authorization/divisions"
 
@@ -128,6 +130,11 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
         return out
     out.setdefault("display", text)
     region = (phone.get("normalizationCountryCode") or DEFAULT_PHONE_REGION).upper()
+    if (plus := phones.read_plus(text)) is not None:
+        if plus.e164 is not None:
+            out["e164"] = plus.e164
+            out["countryCode"] = phones.region_code(plus) or region
+        return out
     number = _possible_number(text, region)
     if number is not None:
         out["e164"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -138,6 +145,8 @@ def parse_phone(phone: Mapping[str, Any]) -> dict[str, Any]:
 @functools.lru_cache(maxsize=16_384)  # a stored phone's claim key is asked for on every write of it
 def e164(value: str) -> str | None:
     """The E.164 form of a Phone identifier value (which must carry its ``+country`` prefix)."""
+    if (plus := phones.read_plus(value)) is not None:
+        return plus.e164
     number = _possible_number(value, None)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
 

@@ -99,12 +99,15 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any, Any, int]]:
-    """Every exchange the pipeline's HTTP client makes: method, path, JSON sent, JSON answered, status."""
-    exchanges: list[tuple[str, str, Any, Any, int]] = []
-    send = httpx.AsyncClient.send
+    """Every exchange the pipeline's HTTP client makes: method, path, JSON sent, JSON answered, status.
 
-    async def recording(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        response = await send(self, request, **kwargs)
+    Recorded at httpx's transport, which every request goes through (token requests by an
+    ``AsyncClient``, API requests by the client's lanes)."""
+    exchanges: list[tuple[str, str, Any, Any, int]] = []
+    handle = httpx.AsyncHTTPTransport.handle_async_request
+
+    async def recording(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        response = await handle(self, request)
         await response.aread()
         sent = json.loads(request.content) if request.content and request.url.path.startswith(EC) else None
         answer = (
@@ -115,7 +118,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any, Any, 
         exchanges.append((request.method, request.url.path, sent, answer, response.status_code))
         return response
 
-    monkeypatch.setattr(httpx.AsyncClient, "send", recording)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", recording)
     return exchanges
 
 
