@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from pipeline.errors import ConfigError, UnreadableFileError
 from pipeline.prepare.records import record_at
 from pipeline.prepare.xlsx_scan import is_workbook
@@ -219,7 +221,14 @@ def _reject_control_characters(path: Path, head: bytes) -> None:
 
 
 def first_invalid_utf8(path: Path) -> int | None:
-    """The offset of the first byte that is not valid UTF-8, or None when the whole file is."""
+    """The offset of the first byte that is not valid UTF-8, or None when the whole file is.
+
+    The file is checked in polars first (its UTF-8 validation is about six times quicker than Python's
+    decoder, which was most of the time before a large file's first row); only a file that fails it is
+    decoded again, in Python, to find where.
+    """
+    if _valid_utf8(path):
+        return None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     offset = 0
     try:
@@ -232,6 +241,27 @@ def first_invalid_utf8(path: Path) -> int | None:
         pending = len(decoder.getstate()[0])
         return max(0, offset - pending + err.start)
     return None
+
+
+def _valid_utf8(path: Path) -> bool:
+    """Whether ``path`` is all valid UTF-8, checked in runs of whole lines (a line feed byte never falls
+    inside a UTF-8 character, so cutting after one splits none)."""
+    carry = b""
+    for chunk in chunks(path):
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        if not _valid_utf8_run(data[:cut]):
+            return False
+        carry = data[cut:]
+    return _valid_utf8_run(carry)
+
+
+def _valid_utf8_run(data: bytes) -> bool:
+    try:
+        pl.Series([data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        return False
+    return True
 
 
 def _has_utf8_multibyte(path: Path) -> bool:
