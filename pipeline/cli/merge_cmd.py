@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from pathlib import Path
 
 import click
 
+from pipeline import asyncrun
 from pipeline.cli.connection import api_options, rate_limit_option, sandbox_options, target
 from pipeline.csvsafe import write_csv
 from pipeline.duplicates.merging import STATUSES, MergeOutcomes, merge_planned, reconciliation
@@ -87,7 +87,7 @@ def _run(settings: ClientSettings, plan: MergePlan, *, dry_run: bool) -> MergeOu
         async with GenesysClient(settings) as client:
             return await merge_planned(client, plan, dry_run=dry_run)
 
-    return asyncio.run(run())
+    return asyncrun.run(run())
 
 
 def _render(plan: MergePlan, outcomes: MergeOutcomes, *, dry_run: bool) -> None:

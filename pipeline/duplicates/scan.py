@@ -8,12 +8,12 @@ Nothing is written to Genesys.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from pipeline import asyncrun
 from pipeline.csvsafe import write_csv
 from pipeline.duplicates.candidates import Candidate, candidate_from
 from pipeline.duplicates.grouping import MERGE_LIMIT, Group, find_groups
@@ -82,7 +82,7 @@ def run_duplicates(
                 division_id=division_id,
             )
 
-    return asyncio.run(run())
+    return asyncrun.run(run())
 
 
 def duplicate_rows(result: DuplicatesResult) -> pl.DataFrame:

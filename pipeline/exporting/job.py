@@ -21,13 +21,13 @@ and converted at the end (:mod:`pipeline.exporting.output`), so resume works ali
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from pipeline import asyncrun
 from pipeline.csvsafe import CsvAppender
 from pipeline.errors import ConfigError, TerminalApiError
 from pipeline.exporting import output
@@ -78,7 +78,7 @@ def export(
             host = httpx.URL(settings.api_base_url).netloc.decode("ascii")
             return await export_records(client, out, options, api_host=host, progress=progress, specs=specs)
 
-    return asyncio.run(run())
+    return asyncrun.run(run())
 
 
 async def export_records(

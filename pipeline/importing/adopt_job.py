@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from pipeline import asyncrun
 from pipeline.csvsafe import unescape_expr
 from pipeline.destination import resolve_external_source
 from pipeline.errors import ConfigError
@@ -134,7 +134,7 @@ def adopt_file(
     """Adopt every record of ``path`` (or, without ``request.apply``, say what would be adopted)."""
     if report_path is not None:
         check_report_path(report_path)
-    prepared, adoptions = asyncio.run(_adopt(settings, Path(path), request, prepare or PrepareOptions()))
+    prepared, adoptions = asyncrun.run(_adopt(settings, Path(path), request, prepare or PrepareOptions()))
     outcomes = _rows(adoptions, prepared.grouped.outcomes)
     raw = prepared.raw.frame
     # A genesys_* id column of the input (it named the record to adopt) gives way to the report's own.

@@ -3,7 +3,6 @@ journal, and write the reconciliation file and its summary (``<report stem>.summ
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import time
@@ -14,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline import asyncrun
 from pipeline.errors import ConfigError, InputError, RunError
 from pipeline.fields import load_specs
 from pipeline.files import check_outputs, deleted_records_path, write_text_atomic
@@ -249,7 +249,7 @@ class _Job:
             raw_subset = raw
         prepared = prepare_table(raw_subset, prepare)
         self.progress.warn(*prepared.warnings)
-        done = asyncio.run(
+        done = asyncrun.run(
             push_with_client(
                 self.settings,
                 lambda client: push_grouped(
@@ -313,7 +313,7 @@ class _Job:
                 progress=self.progress,
                 ledger=ledger,
             )
-            done = asyncio.run(
+            done = asyncrun.run(
                 push_with_client(
                     self.settings,
                     records,

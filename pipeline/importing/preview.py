@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import asyncrun
 from pipeline.destination import resolve_external_source
 from pipeline.fields import Specs, load_specs
 from pipeline.genesys.client import GenesysClient
@@ -66,6 +67,9 @@ class DiffRow:
     after: str | None
     action: Action
     account: str | None = None
+    # The record's first input row (0 for a deletion, which has none): what a large file's rows are put in
+    # file order by, without parsing ``source_row`` again for every changed field.
+    first_row: int = 0
 
 
 @dataclass
@@ -89,9 +93,10 @@ class PlanResult:
         account = op.key if op.kind == "organization" else op.organization_key
         # One string for all the record's rows, not one per changed field.
         rows = ";".join(str(r) for r in op.source_rows)
+        first = min(op.source_rows)
 
         def row(fieldname: str, before: str | None, after: str | None, what: Action) -> DiffRow:
-            return DiffRow(rows, op.kind, op.key, genesys_id, fieldname, before, after, what, account)
+            return DiffRow(rows, op.kind, op.key, genesys_id, fieldname, before, after, what, account, first)
 
         if action == "unchanged":
             self.rows.append(row("", None, None, "unchanged"))
@@ -295,7 +300,7 @@ def plan_file(
     if is_large(path):
         return _plan_chunked(path, settings, options, prepare, journal, where)
     prepared = prepare_table(read_input(path, prepare), prepare)
-    result = asyncio.run(_preview(settings, prepared, options, journal, where))
+    result = asyncrun.run(_preview(settings, prepared, options, journal, where))
     decided = prepared.grouped.outcomes
     result.not_planned = decided.height
     result.warnings = [*prepared.warnings, *result.warnings]
@@ -304,7 +309,7 @@ def plan_file(
 
 def _record_order(row: DiffRow) -> tuple[bool, int]:
     """Organizations first, each kind by its record's first row: the order of the whole file's records."""
-    return row.kind != "organization", min(int(r) for r in row.source_row.split(";"))
+    return row.kind != "organization", row.first_row
 
 
 async def _preview_parts(
@@ -339,7 +344,7 @@ def _plan_chunked(
         keys = options.delete_missing
         specs = load_specs()
         staged = stage_parts(source.table, prepare, specs, folder, partitions=source.partitions, keys=keys)
-        result = asyncio.run(_preview_parts(settings, staged, options, journal, target))
+        result = asyncrun.run(_preview_parts(settings, staged, options, journal, target))
     result.not_planned = staged.parts.settled
     result.warnings = [*staged.warnings, *result.warnings]
     return result

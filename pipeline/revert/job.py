@@ -8,7 +8,6 @@ one row per record goes to a CSV. A dry revert sends reads only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline import asyncrun
 from pipeline.csvsafe import write_csv
 from pipeline.errors import ConfigError
 from pipeline.files import check_outputs
@@ -113,7 +113,7 @@ def _revert(
     )
     records = run_records(journal, run_id)
     images, later = before_images(journal, run_id), later_writes(journal, run_id)
-    steps = asyncio.run(_plan_and_act(settings, records, images, later, act, concurrency))
+    steps = asyncrun.run(_plan_and_act(settings, records, images, later, act, concurrency))
     if act:
         deleted = [s.genesys_id for s in steps if s.action == "delete" and s.status == DONE and s.genesys_id]
         restored = [
