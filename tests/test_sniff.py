@@ -36,3 +36,21 @@ def test_the_first_invalid_byte_is_where_pythons_decoder_finds_it(data: bytes, c
         path.write_bytes(data)
         with patch.object(sniff, "CHUNK_BYTES", chunk_bytes):
             assert sniff.first_invalid_utf8(path) == _python_offset(data)
+
+
+def test_a_file_without_line_feeds_is_checked_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """A file whose lines end in CR alone has no line feed to cut at: every run checked holds at most a
+    chunk and the few bytes of a character it split, never the file read so far."""
+    path = tmp_path / "cr-only.csv"
+    path.write_bytes(b"Name\r" + "Zoë,Café €\r".encode() * 2000)
+    runs: list[int] = []
+    check = sniff._valid_utf8_run
+
+    def counted(data: bytes) -> bool:
+        runs.append(len(data))
+        return check(data)
+
+    with patch.object(sniff, "CHUNK_BYTES", 7), patch.object(sniff, "_valid_utf8_run", counted):
+        assert sniff.first_invalid_utf8(path) is None
+    assert max(runs) <= 7 + 3
+    assert sum(runs) == path.stat().st_size

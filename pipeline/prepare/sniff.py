@@ -153,15 +153,14 @@ def _explicit(
         raise ConfigError(
             f"unknown encoding {encoding!r}; use a name such as utf-8, cp1252, latin-1 or utf-16"
         ) from None
-    if codec in ("utf-8", "utf-8-sig") and checked:
-        return Decoded(data, "utf-8-sig" if bom == "utf-8-sig" else "utf-8")
     if codec in ("utf-8", "utf-8-sig"):
-        if (bad := first_invalid_utf8(data)) is not None:
-            raise UnreadableFileError(
-                f"{path}: cannot be decoded as {encoding} at byte offset {bad} "
-                f"(row {record_at(data, bad) + 1}); check the encoding named for it"
-            )
-        _reject_nul(path, data)
+        if not checked:
+            if (bad := first_invalid_utf8(data)) is not None:
+                raise UnreadableFileError(
+                    f"{path}: cannot be decoded as {encoding} at byte offset {bad} "
+                    f"(row {record_at(data, bad) + 1}); check the encoding named for it"
+                )
+            _reject_nul(path, data)
         return Decoded(data, "utf-8-sig" if bom == "utf-8-sig" else "utf-8")
     if codec == "utf-16" and bom in ("utf-16-le", "utf-16-be"):
         codec = bom
@@ -244,16 +243,27 @@ def first_invalid_utf8(path: Path) -> int | None:
 
 
 def _valid_utf8(path: Path) -> bool:
-    """Whether ``path`` is all valid UTF-8, checked in runs of whole lines (a line feed byte never falls
-    inside a UTF-8 character, so cutting after one splits none)."""
+    """Whether ``path`` is all valid UTF-8, checked chunk by chunk, each cut before the last character
+    that may be incomplete (at most four bytes carried to the next chunk, whatever the line ends: a file
+    without a single line feed must not be carried whole)."""
     carry = b""
     for chunk in chunks(path):
         data = carry + chunk
-        cut = data.rfind(b"\n") + 1
+        cut = _last_character_start(data)
         if not _valid_utf8_run(data[:cut]):
             return False
         carry = data[cut:]
     return _valid_utf8_run(carry)
+
+
+def _last_character_start(data: bytes) -> int:
+    """Where the last character of ``data`` starts: the last byte in its final four that is not a
+    continuation byte (``10xxxxxx``). Valid UTF-8 is never split there; four continuation bytes in a row
+    are invalid wherever the cut falls."""
+    for back in range(1, min(4, len(data)) + 1):
+        if data[-back] & 0xC0 != 0x80:
+            return len(data) - back
+    return len(data)
 
 
 def _valid_utf8_run(data: bytes) -> bool:
