@@ -14,6 +14,7 @@ removed only once older than :data:`UNLOCKED_MAX_AGE_S`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -21,7 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
+
+from pipeline.oslock import is_free
 
 PREFIX = "contacts-pipeline-"
 LOCK_NAME = ".in-use.lock"
@@ -81,24 +84,23 @@ def sweep_abandoned(root: Path | None = None, *, now: Callable[[], float] = time
 
 def _abandoned(folder: Path, now: float) -> bool:
     try:
-        if folder.is_symlink() or not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir() or not _owned(folder):
             return False
         lock = folder / LOCK_NAME
+        if lock.is_symlink():
+            # Planted, not made by us (the folder is ours only by name): locking it would open its target.
+            return False
         if not lock.exists():
             return now - folder.stat().st_mtime > UNLOCKED_MAX_AGE_S
         if now - lock.stat().st_mtime <= SETTLING_S:
             return False
-        return _free(lock)
+        return is_free(lock)
     except OSError:
         return False
 
 
-def _free(lock_file: Path) -> bool:
-    """Whether no process holds ``lock_file`` (taken and let go at once)."""
-    lock = FileLock(lock_file, timeout=0)
-    try:
-        lock.acquire()
-    except (Timeout, OSError):
-        return False
-    lock.release()
-    return True
+def _owned(folder: Path) -> bool:
+    """Whether this user owns ``folder`` (always, where the OS has no user ids): another user's folder in a
+    shared temp directory is theirs to clean, and a name like ours proves nothing."""
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or folder.stat().st_uid == getuid()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from filelock import FileLock
@@ -63,6 +64,25 @@ def test_a_scratch_folder_is_locked_while_in_use_and_removed_after(
         assert sweep_abandoned(tmp_path, now=lambda: NOW) == []
         assert folder.exists()
     assert not folder.exists()
+
+
+def test_a_planted_lock_file_that_links_elsewhere_is_left_alone(tmp_path: Path) -> None:
+    """A folder named like ours whose lock file is a symbolic link is never probed or removed, and the
+    file the link points to is untouched (locking would open it)."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    planted = _folder(tmp_path, f"{PREFIX}stage-planted", lock_age=None, folder_age=UNLOCKED_MAX_AGE_S + 1)
+    try:
+        (planted / LOCK_NAME).symlink_to(target)
+    except OSError:
+        pytest.skip("this system does not let a test make symbolic links")
+    os.utime(planted, (NOW - UNLOCKED_MAX_AGE_S - 1,) * 2)
+    probed: list[Path] = []
+    with patch("pipeline.scratch.is_free", side_effect=lambda lock: probed.append(lock) or True):
+        assert sweep_abandoned(tmp_path, now=lambda: NOW) == []
+    assert probed == []
+    assert planted.exists()
+    assert target.read_text() == "keep me"
 
 
 _CHILD = """

@@ -22,9 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from pipeline.errors import RunLockedError
+from pipeline.oslock import holding, is_free
 
 if TYPE_CHECKING:
     from pipeline.journal.store import Journal
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 # How long an import retries a held lock before refusing: long enough to outlast a `runs` probe (which
 # holds it for a few milliseconds), short enough that a second import is refused promptly.
 ACQUIRE_WAIT_S = 1.0
-# A probe never waits: a held lock means a live run.
-PROBE_WAIT_S = 0.0
 # The ``meta`` key naming the lock file of the journal's current (or last) writer.
 WRITER_LOCK_KEY = "writer_lock"
 
@@ -52,7 +49,7 @@ def journal_lock(journal_path: str | Path, *, wait_s: float = ACQUIRE_WAIT_S) ->
     """
     Path(journal_path).resolve().parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(journal_path)
-    with _holding(path, wait_s) as held:
+    with holding(path, wait_s) as held:
         if not held:
             raise RunLockedError(
                 f"another import is using the journal {journal_path} (its lock {path} is held); "
@@ -63,7 +60,7 @@ def journal_lock(journal_path: str | Path, *, wait_s: float = ACQUIRE_WAIT_S) ->
 
 def lock_is_free(journal_path: str | Path) -> bool:
     """True when no process holds the journal's lock right now (so no run can be live)."""
-    return _free(lock_path(journal_path))
+    return is_free(lock_path(journal_path))
 
 
 def claim_database(journal: Journal, lock: Path) -> None:
@@ -77,30 +74,10 @@ def claim_database(journal: Journal, lock: Path) -> None:
         if recorded is None or recorded == str(lock):
             return
         other = Path(recorded)
-        if other.exists() and not _free(other):
+        if other.exists() and not is_free(other):
             raise RunLockedError(
                 f"another import is using the journal {journal.path} through another path (its lock "
                 f"{other} is held); wait for it to finish, or pass --journal to use another journal"
             )
 
     journal.claim(WRITER_LOCK_KEY, str(lock), check)
-
-
-def _free(lock_file: Path) -> bool:
-    with _holding(lock_file, PROBE_WAIT_S) as held:
-        return held
-
-
-@contextmanager
-def _holding(lock_file: Path, wait_s: float) -> Iterator[bool]:
-    """Hold ``lock_file`` for the block (True), or run the block without it (False) after ``wait_s``."""
-    lock = FileLock(lock_file, timeout=wait_s)
-    try:
-        lock.acquire()
-    except Timeout:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
